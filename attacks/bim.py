@@ -1,0 +1,39 @@
+"""Basic Iterative Method (Kurakin, Goodfellow and Bengio 2016, "Adversarial examples in the
+physical world"): FGSM repeated with a small step, clipped to the eps-ball after each step.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from attacks.common import check_attack_inputs, check_iterative
+from attacks.loop import iterate
+from attacks.registry import register
+
+
+@register("bim", needs_alpha=True, paper="Kurakin et al. 2016")
+def bim(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    alpha: float,
+    steps: int,
+    targeted: bool = False,
+    early_stop: bool = False,
+) -> torch.Tensor:
+    """``steps`` Linf sign steps of size ``alpha`` from ``x``, projected to ``B_inf(x, eps)``.
+
+    Shape:
+        - x: ``(N, C, H, W)`` in ``[0, 1]``; y: ``(N,)``; returns ``(N, C, H, W)``.
+    """
+    model, x, y, eps = check_attack_inputs(model, x, y, eps, "bim")
+    check_iterative(alpha, steps)
+    if eps == 0:
+        return x.detach().clone()
+    return iterate(
+        model, x, y, x, eps=eps, alpha=float(alpha), steps=steps, norm="linf",
+        targeted=targeted, early_stop=early_stop,
+    )

@@ -1,0 +1,123 @@
+"""Pieces every gradient attack shares: input checks, the input gradient of a sum-reduced
+loss, and the per-norm pieces (ascent direction, projection, random start) of Foolbox 3's
+step/project loop.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zoo.checks import check_choice, check_count, check_images, check_labels, check_nonnegative
+from zoo.guard import check_model, num_classes, warn_if_training
+
+NORMS = ("linf", "l2")
+_TINY = 1e-12
+
+
+def check_attack_inputs(
+    model: object, x: object, y: object, eps: object, method: str
+) -> tuple[nn.Module, torch.Tensor, torch.Tensor, float]:
+    """Validate the arguments every attack takes; warn when the model is training."""
+    model = check_model(model)
+    x = check_images(x)
+    y = check_labels(y, x.shape[0], num_classes(model))
+    eps = check_nonnegative(eps, "eps")
+    warn_if_training(model, method)
+    return model, x, y.to(x.device, torch.int64), eps
+
+
+def check_iterative(alpha: object | None, steps: object, norm: str = "linf") -> None:
+    check_count(steps, "steps", minimum=0)
+    if alpha is not None:
+        check_nonnegative(alpha, "alpha")
+    check_choice(norm, "norm", NORMS)
+
+
+def logits_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Forward pass that checks the labels against the logits' width."""
+    logits = model(x)
+    if logits.dim() != 2 or logits.shape[0] != x.shape[0]:
+        raise ValueError(f"model must return logits (N, classes), got {tuple(logits.shape)}")
+    if y.numel() and int(y.max()) >= logits.shape[1]:
+        raise ValueError(f"y holds class {int(y.max())}, the model has {logits.shape[1]} outputs")
+    return logits
+
+
+def ce_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-example cross-entropy, shape ``(N,)``."""
+    return F.cross_entropy(logits, y, reduction="none")
+
+
+def input_gradient(
+    model: nn.Module, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient of the attacker's objective w.r.t. the input, and the logits.
+
+    The objective is the sum over the batch of cross-entropy (untargeted: to increase) or of
+    minus cross-entropy to the target (targeted), so every example's gradient is its own.
+    """
+    x_adv = x_adv.detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = logits_of(model, x_adv, y)
+        loss = ce_loss(logits, y).sum()
+        if targeted:
+            loss = -loss
+        (grad,) = torch.autograd.grad(loss, x_adv)
+    return grad, logits.detach()
+
+
+def fooled(logits: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
+    """Boolean ``(N,)``: the attack's goal is met (wrong class, or the target class)."""
+    pred = logits.argmax(dim=1)
+    return pred == y if targeted else pred != y
+
+
+def _flat_norm(t: torch.Tensor) -> torch.Tensor:
+    return t.flatten(1).norm(p=2, dim=1).view(-1, *([1] * (t.dim() - 1)))
+
+
+def ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
+    """The steepest-ascent unit step for the norm: sign for Linf, normalised gradient for L2."""
+    if norm == "linf":
+        return grad.sign()
+    return grad / (_flat_norm(grad) + _TINY)
+
+
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
+    """Project onto the eps-ball around ``x`` in the norm, then onto the pixel box [0, 1]."""
+    delta = x_adv - x
+    if norm == "linf":
+        delta = delta.clamp(-eps, eps)
+    else:
+        scale = (eps / (_flat_norm(delta) + _TINY)).clamp(max=1.0)
+        delta = delta * scale
+    return (x + delta).clamp(0.0, 1.0)
+
+
+def random_start(
+    x: torch.Tensor, eps: float, norm: str, generator: torch.Generator | None
+) -> torch.Tensor:
+    """A random point of the eps-ball (uniform in Linf; uniform direction and radius in L2)."""
+    if norm == "linf":
+        u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        delta = (2 * u - 1) * eps
+    else:
+        direction = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        radius = torch.rand(
+            (x.shape[0],) + (1,) * (x.dim() - 1), generator=generator, device=x.device,
+            dtype=x.dtype,
+        )
+        delta = direction / (_flat_norm(direction) + _TINY) * radius * eps
+    return (x + delta).clamp(0.0, 1.0)
+
+
+def check_generator(generator: object, x: torch.Tensor) -> torch.Generator | None:
+    if generator is None:
+        return None
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if generator.device.type != x.device.type:
+        raise ValueError(f"generator is on {generator.device}, x is on {x.device}")
+    return generator

@@ -1,0 +1,80 @@
+"""Projected Gradient Descent (Madry et al. 2018, "Towards Deep Learning Models Resistant to
+Adversarial Attacks"): BIM from a random point of the ball, in Linf or L2, with restarts.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from attacks.common import (
+    ce_loss,
+    check_attack_inputs,
+    check_generator,
+    check_iterative,
+    fooled,
+    logits_of,
+)
+from attacks.common import (
+    random_start as sample_start,
+)
+from attacks.loop import iterate
+from attacks.registry import register
+from zoo.checks import check_count
+
+
+@register("pgd", norms=("linf", "l2"), needs_alpha=True, random=True, paper="Madry et al. 2018")
+def pgd(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    alpha: float,
+    steps: int,
+    norm: str = "linf",
+    random_start: bool = True,
+    restarts: int = 1,
+    targeted: bool = False,
+    generator: torch.Generator | None = None,
+    early_stop: bool = False,
+) -> torch.Tensor:
+    """PGD with ``restarts`` runs; each example keeps its worst case over the runs.
+
+    Worst case: a run that meets the goal wins over one that does not; among equals, the
+    higher loss (untargeted) or the lower loss to the target (targeted) wins.
+
+    Shape:
+        - x: ``(N, C, H, W)`` in ``[0, 1]``; y: ``(N,)``; returns ``(N, C, H, W)``.
+    """
+    model, x, y, eps = check_attack_inputs(model, x, y, eps, "pgd")
+    check_iterative(alpha, steps, norm)
+    check_count(restarts, "restarts", minimum=1)
+    generator = check_generator(generator, x)
+    if eps == 0:
+        return x.detach().clone()
+
+    best = x.detach().clone()
+    best_fooled = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+    best_objective = torch.full((x.shape[0],), -torch.inf, device=x.device)
+    for _ in range(restarts):
+        start = sample_start(x, eps, norm, generator) if random_start else x
+        x_adv = iterate(
+            model, x, y, start, eps=eps, alpha=float(alpha), steps=steps, norm=norm,
+            targeted=targeted, early_stop=early_stop,
+        )
+        if restarts == 1:
+            return x_adv
+        with torch.no_grad():
+            logits = logits_of(model, x_adv, y)
+            loss = ce_loss(logits, y)
+        is_fooled = fooled(logits, y, targeted)
+        objective = -loss if targeted else loss
+        # success dominates; among equals the attacker's objective decides
+        better = (is_fooled & ~best_fooled) | (
+            (is_fooled == best_fooled) & (objective > best_objective)
+        )
+        best[better] = x_adv[better]
+        best_fooled = best_fooled | is_fooled
+        best_objective = torch.where(better, objective, best_objective)
+    return best

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import zoo
+from bench.train import accuracy
+from zoo.checkpoint import file_sha256, read_state_dict
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SHIPPED = ("mnist_logreg", "mnist_cnn", "mnist_cnn_at")
+
+
+def readme_accuracy(name: str) -> float:
+    """The clean test accuracy the README's model table states for ``name``, in [0, 1]."""
+    pattern = rf"^\| `{re.escape(name)}` \|[^|]*\| (\d+\.\d)% \|"
+    match = re.search(pattern, README.read_text(), flags=re.MULTILINE)
+    assert match, f"README.md has no model-table row with an accuracy for {name}"
+    return float(match.group(1)) / 100
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_accuracy_matches_readme(
+    name: str, shipped: dict[str, zoo.Classifier], mnist_test: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    x, y = mnist_test
+    measured = accuracy(shipped[name], x, y)
+    assert measured == pytest.approx(readme_accuracy(name), abs=0.0005)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_contract(name: str, shipped: dict[str, zoo.Classifier]) -> None:
+    model = shipped[name]
+    assert isinstance(model, zoo.Classifier) and not model.training
+    assert model.num_classes == 10 and model.input_shape == (1, 28, 28)
+    assert model.label == name and not model.random_weights
+    out = model(torch.rand(3, 1, 28, 28))
+    assert out.shape == (3, 10) and torch.isfinite(out).all()
+    weights = Path(model.weights)
+    assert weights.stat().st_size < 2_500_000  # small state-dict files, fit in the repo
+    assert len(file_sha256(weights)) == 64
+
+
+def test_registry_lists_models_and_rejects_unknown() -> None:
+    assert {"mnist_logreg", "mnist_cnn", "mnist_cnn_at", "tv:<arch>"} <= set(zoo.list_models())
+    with pytest.raises(KeyError, match="unknown model 'mnist_mlp'"):
+        zoo.load_model("mnist_mlp")
+    with pytest.raises(KeyError, match="unknown torchvision classifier 'resnet7'"):
+        zoo.load_model("tv:resnet7", weights="random")
+    with pytest.raises(ValueError, match="already registered"):
+        zoo.register_model(zoo.model_spec("mnist_cnn"))
+
+
+def test_random_weights_are_labelled() -> None:
+    model = zoo.load_model("mnist_cnn", weights="random")
+    assert model.random_weights and model.label == "mnist_cnn (random weights)"
+
+
+def test_torchvision_missing_weights_names_expected_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(FileNotFoundError) as info:
+        zoo.load_model("tv:resnet18")
+    expected = tmp_path / "checkpoints" / "resnet18-f37072fd.pth"
+    assert str(expected) in str(info.value) and "weights='random'" in str(info.value)
+
+
+def test_torchvision_weights_from_file_and_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    random = zoo.load_model("tv:resnet18", weights="random")
+    assert random.label == "tv:resnet18 (random weights)" and random.num_classes == 1000
+    assert random.input_shape == (3, 224, 224) and random.class_names[281] == "tabby"
+    path = tmp_path / "checkpoints" / "resnet18-f37072fd.pth"
+    path.parent.mkdir()
+    torch.save(random.net.state_dict(), path)
+    from_file = zoo.load_model("tv:resnet18", weights=path)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    from_cache = zoo.load_model("tv:resnet18")
+    assert not from_cache.random_weights and from_cache.label == "tv:resnet18"
+    x = torch.rand(1, 3, 64, 64)
+    torch.testing.assert_close(from_file(x), random(x), rtol=0, atol=0)
+    torch.testing.assert_close(from_cache(x), random(x), rtol=0, atol=0)
+
+
+def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="not a readable state-dict"):
+        zoo.load_model("mnist_cnn", weights=garbage)
+
+    class Payload:  # an arbitrary pickled object must never be unpickled
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("unpickled!",))
+
+    pickled = tmp_path / "pickle.pt"
+    torch.save({"net": Payload()}, pickled)
+    with pytest.raises(ValueError, match="weights_only=True"):
+        read_state_dict(pickled)
+
+    not_tensors = tmp_path / "list.pt"
+    torch.save([1, 2, 3], not_tensors)
+    with pytest.raises(ValueError, match="does not hold a state dict"):
+        zoo.load_model("mnist_cnn", weights=not_tensors)
+
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        zoo.load_model("mnist_cnn", weights=tmp_path / "missing.pt")
+
+
+def test_mismatched_weights_name_the_first_bad_key(tmp_path: Path) -> None:
+    logreg = tmp_path / "logreg.pt"
+    torch.save(zoo.load_model("mnist_logreg").net.state_dict(), logreg)
+    with pytest.raises(ValueError, match="missing key '0.weight'"):
+        zoo.load_model("mnist_cnn", weights=logreg)
+    wrong_shape = tmp_path / "shape.pt"
+    state = zoo.load_model("mnist_logreg").net.state_dict()
+    state["1.weight"] = torch.zeros(10, 100)
+    torch.save(state, wrong_shape)
+    with pytest.raises(ValueError, match=r"'1.weight' has shape \(10, 100\)"):
+        zoo.load_model("mnist_logreg", weights=wrong_shape)
+
+
+def test_wrapped_state_dict_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "wrapped.pt"
+    torch.save({"state_dict": zoo.load_model("mnist_logreg").net.state_dict(), "epoch": 3}, path)
+    model = zoo.load_model("mnist_logreg", weights=path)
+    assert isinstance(model, nn.Module)

@@ -1,0 +1,87 @@
+"""Input checks shared by every method: fail with one clear error before any work is done.
+
+Each check names the argument it rejects, so a user who passes a uint8 image or a label of
+10 to a 10-class model learns which argument is wrong, not where the traceback ended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+
+
+def check_images(x: object, name: str = "x") -> torch.Tensor:
+    """Check a batch of images in pixel space: float ``(N, C, H, W)`` in ``[0, 1]``, finite."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(
+            f"{name} must be a floating-point tensor of pixels in [0, 1], got dtype {x.dtype}"
+            " (convert integer images with x.float() / 255)"
+        )
+    if x.dim() != 4:
+        raise ValueError(f"{name} must have shape (N, C, H, W), got {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], found values in [{lo:.4g}, {hi:.4g}]")
+    return x
+
+
+def check_labels(
+    y: object, n: int, num_classes: int | None = None, name: str = "y"
+) -> torch.Tensor:
+    """Check integer class labels ``(N,)``, one per image, inside ``[0, num_classes)``."""
+    if not isinstance(y, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(y).__name__}")
+    if y.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise ValueError(f"{name} must be an integer tensor of class indices, got {y.dtype}")
+    if y.dim() != 1 or y.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) to match the images, got {tuple(y.shape)}")
+    if y.numel() and int(y.min()) < 0:
+        raise ValueError(f"{name} holds a negative class index ({int(y.min())})")
+    if num_classes is not None and y.numel() and int(y.max()) >= num_classes:
+        raise ValueError(
+            f"{name} holds class index {int(y.max())}, but the model has {num_classes} classes"
+        )
+    return y
+
+
+def check_nonnegative(value: object, name: str) -> float:
+    """Check a finite, non-negative real budget such as ``eps`` or ``alpha``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+    return float(value)
+
+
+def check_count(value: object, name: str, minimum: int = 0) -> int:
+    """Check an integer count such as ``steps`` or ``restarts``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def check_choice(value: object, name: str, choices: Iterable[str]) -> str:
+    """Check that ``value`` is one of a fixed set of names."""
+    options = tuple(choices)
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
+    return str(value)
+
+
+def check_eps_grid(eps: object, name: str = "eps") -> list[float]:
+    """Check a non-empty grid of budgets and return it sorted ascending."""
+    if isinstance(eps, (int, float)):
+        eps = [eps]
+    if not isinstance(eps, (list, tuple)) or not eps:
+        raise ValueError(f"{name} must be a non-empty list of numbers, got {eps!r}")
+    return sorted(check_nonnegative(e, f"{name}[{i}]") for i, e in enumerate(eps))

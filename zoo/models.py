@@ -1,0 +1,144 @@
+"""The model registry: what ``zoo.load_model`` can build, and where each model's weights live.
+
+- Our own MNIST models (``mnist_logreg``, ``mnist_cnn``, ``mnist_cnn_at``) are trained by
+  ``auditbench train NAME`` and shipped as state dicts in ``zoo/weights/``.
+- ``tv:<arch>`` is any torchvision classifier. Its ImageNet weights come from a file the user
+  names, or from the torch hub cache; nothing is ever downloaded. Random weights only when
+  asked for with ``weights="random"``, and then the model's label says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from zoo.checkpoint import load_weights, read_state_dict
+from zoo.nets import mnist_cnn_net, mnist_logreg_net
+from zoo.normalize import Classifier
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TV_PREFIX = "tv:"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build one shipped model and what it was trained on."""
+
+    name: str
+    build: Callable[[], nn.Module]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    num_classes: int
+    input_shape: tuple[int, int, int]
+    dataset: str
+    description: str
+
+    @property
+    def weights_file(self) -> Path:
+        return WEIGHTS_DIR / f"{self.name}.pt"
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    if spec.name in _REGISTRY or spec.name.startswith(TV_PREFIX):
+        raise ValueError(f"model name {spec.name!r} is already registered or reserved")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def model_spec(name: str) -> ModelSpec:
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def list_models() -> list[str]:
+    """Registered model names, plus the ``tv:<arch>`` pattern for torchvision classifiers."""
+    return sorted(_REGISTRY) + [f"{TV_PREFIX}<arch>"]
+
+
+# MNIST digits are fed as raw pixels: the models learn their own scale, so normalisation is
+# the identity. The wrapper is kept so every model has the same structure.
+_MNIST = dict(mean=(0.0,), std=(1.0,), num_classes=10, input_shape=(1, 28, 28), dataset="mnist5k")
+register_model(ModelSpec("mnist_logreg", mnist_logreg_net, description=(
+    "softmax regression on the 784 raw pixels"), **_MNIST))
+register_model(ModelSpec("mnist_cnn", mnist_cnn_net, description=(
+    "two-conv CNN, natural training"), **_MNIST))
+register_model(ModelSpec("mnist_cnn_at", mnist_cnn_net, description=(
+    "the same CNN, PGD adversarial training at Linf eps 0.3 (Madry et al. 2018)"), **_MNIST))
+
+
+def build_model(name: str) -> Classifier:
+    """A registered model with freshly initialised weights (for training)."""
+    spec = model_spec(name)
+    return Classifier(
+        spec.build(), mean=spec.mean, std=spec.std, num_classes=spec.num_classes,
+        input_shape=spec.input_shape, name=spec.name,
+    )
+
+
+def load_model(name: str, weights: str | Path | None = None) -> Classifier:
+    """A model in eval mode mapping ``[0, 1]`` pixels to logits.
+
+    ``weights``: ``None`` for the shipped (or cached) weights, a path to a state-dict file, or
+    ``"random"`` for an untrained model, labelled as such.
+    """
+    if not isinstance(name, str):
+        raise KeyError(f"model name must be a string, got {name!r}")
+    if name.startswith(TV_PREFIX):
+        return _load_torchvision(name[len(TV_PREFIX):], weights).eval()
+    model = build_model(name)
+    if weights == "random":
+        model.random_weights = True
+        return model.eval()
+    path = Path(weights) if weights is not None else model_spec(name).weights_file
+    if weights is None and not path.is_file():
+        raise FileNotFoundError(
+            f"shipped weights for {name!r} are missing: expected {path}. "
+            f"Recreate them with `auditbench train {name}`."
+        )
+    load_weights(model.net, read_state_dict(path), str(path))
+    model.weights = str(path)
+    return model.eval()
+
+
+def _load_torchvision(arch: str, weights: str | Path | None) -> Classifier:
+    import torchvision.models as tvm
+
+    if arch not in tvm.list_models(module=tvm):
+        raise KeyError(
+            f"unknown torchvision classifier {arch!r}; e.g. resnet18, vgg16, vgg19, alexnet"
+        )
+    net = tvm.get_model(arch, weights=None)
+    default = tvm.get_model_weights(arch).DEFAULT
+    categories = list(default.meta.get("categories") or [])
+    random = weights == "random"
+    source = ""
+    if not random:
+        path = Path(weights) if weights is not None else _hub_cache_file(default.url)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no ImageNet weights for tv:{arch}: expected the file {path} (the torch hub "
+                f"cache, where torchvision saves {default.url.rsplit('/', 1)[-1]}). Put the "
+                f"file there, pass weights=PATH, or pass weights='random' for an untrained model."
+            )
+        load_weights(net, read_state_dict(path), str(path))
+        source = str(path)
+    size = int(default.transforms().crop_size[0])
+    return Classifier(
+        net, mean=IMAGENET_MEAN, std=IMAGENET_STD, num_classes=len(categories) or 1000,
+        input_shape=(3, size, size), name=f"{TV_PREFIX}{arch}", class_names=categories,
+        weights=source, random_weights=random,
+    )
+
+
+def _hub_cache_file(url: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
