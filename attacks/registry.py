@@ -14,7 +14,8 @@ class AttackInfo:
     """One registered attack.
 
     ``norms``: threat models it supports; ``iterative``: takes ``steps``; ``needs_alpha``:
-    takes a step size ``alpha``; ``random``: takes a ``generator`` for a random start.
+    takes a step size ``alpha``; ``random``: takes a ``generator`` for a random start;
+    ``targeted_only``: its third argument is the target class, not the true label.
     """
 
     name: str
@@ -24,6 +25,7 @@ class AttackInfo:
     needs_alpha: bool
     random: bool
     paper: str
+    targeted_only: bool = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         return self.fn(*args, **kwargs)
@@ -40,13 +42,16 @@ def register(
     needs_alpha: bool = False,
     random: bool = False,
     paper: str = "",
+    targeted_only: bool = False,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Decorator adding an attack function to the registry; duplicate names are an error."""
 
     def add(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
         if name in _ATTACKS:
             raise ValueError(f"attack {name!r} is already registered")
-        _ATTACKS[name] = AttackInfo(name, fn, norms, iterative, needs_alpha, random, paper)
+        _ATTACKS[name] = AttackInfo(
+            name, fn, norms, iterative, needs_alpha, random, paper, targeted_only
+        )
         return fn
 
     return add

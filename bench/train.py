@@ -1,8 +1,9 @@
 """Training the models auditbench ships: ``auditbench train NAME``.
 
-Deterministic for a given seed on a given machine: the global RNG is forked for the run (and
-restored after), data order comes from a seeded generator, and adversarial training draws its
-random starts from the same generator.
+Deterministic for a given seed: the global RNG is forked for the run (and restored after),
+data order comes from a seeded generator, adversarial training draws its random starts from
+the same generator, and the run uses one intra-op thread (restored after), because how a
+kernel splits a reduction over threads changes the rounding of its sums.
 """
 
 from __future__ import annotations
@@ -60,30 +61,45 @@ def train(
     cfg = config or CONFIGS[model_spec(name).name]
     x, y = load_dataset(model_spec(name).dataset, "train")
     x_test, y_test = load_dataset(model_spec(name).dataset, "test")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        model = build_model(name)
-        gen = torch.Generator().manual_seed(cfg.seed)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        for epoch in tqdm(range(cfg.epochs), desc=f"train {name}", disable=not progress):
-            eps = cfg.adv_eps * min(1.0, (epoch + 1) / max(cfg.adv_warmup_epochs, 1))
-            order = torch.randperm(len(x), generator=gen)
-            for i in range(0, len(x), cfg.batch_size):
-                xb, yb = x[order[i : i + cfg.batch_size]], y[order[i : i + cfg.batch_size]]
-                if cfg.adv_eps > 0:
-                    model.eval()
-                    xb = pgd(model, xb, yb, eps=eps, alpha=eps / 4, steps=cfg.adv_steps,
-                             generator=gen)
-                model.train()
-                loss = F.cross_entropy(model(xb), yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            log.info("%s epoch %d eps %.3f loss %.4f", name, epoch, eps, loss.item())
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            model = build_model(name)
+            _fit(model, x, y, cfg, name, progress)
+    finally:
+        torch.set_num_threads(threads)
     model.eval()
     model.zero_grad(set_to_none=True)
-    metrics = {"train_accuracy": accuracy(model, x, y), "test_accuracy": accuracy(model, x_test, y_test)}
+    metrics = {
+        "train_accuracy": accuracy(model, x, y),
+        "test_accuracy": accuracy(model, x_test, y_test),
+    }
     return model, metrics
+
+
+def _fit(
+    model: Classifier, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, name: str,
+    progress: bool,
+) -> None:
+    gen = torch.Generator().manual_seed(cfg.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    for epoch in tqdm(range(cfg.epochs), desc=f"train {name}", disable=not progress):
+        eps = cfg.adv_eps * min(1.0, (epoch + 1) / max(cfg.adv_warmup_epochs, 1))
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), cfg.batch_size):
+            xb, yb = x[order[i : i + cfg.batch_size]], y[order[i : i + cfg.batch_size]]
+            if cfg.adv_eps > 0:
+                model.eval()  # attack the model as it will be evaluated
+                xb = pgd(model, xb, yb, eps=eps, alpha=eps / 4, steps=cfg.adv_steps,
+                         generator=gen)
+            model.train()
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        log.info("%s epoch %d eps %.3f loss %.4f", name, epoch, eps, loss.item())
 
 
 def save(model: Classifier, path: Path) -> None:

@@ -31,10 +31,13 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
             obj = obj[key]
     if not isinstance(obj, Mapping) or not obj:
-        raise ValueError(f"weights file {path} does not hold a state dict (found {type(obj).__name__})")
+        found = type(obj).__name__
+        raise ValueError(f"weights file {path} does not hold a state dict (found {found})")
     bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise ValueError(f"weights file {path} is not a state dict: entry {bad[0]!r} is not a tensor")
+        raise ValueError(
+            f"weights file {path} is not a state dict: entry {bad[0]!r} is not a tensor"
+        )
     return dict(obj)
 
 

@@ -26,17 +26,19 @@ class DatasetInfo:
     description: str
 
 
-def stratified_test_indices(y: np.ndarray, test_size: int, seed: int) -> np.ndarray:
+def stratified_split(y: np.ndarray, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The fixed, stratified, seeded split rule used for ``mnist5k``.
 
     1. Shuffle all indices once with ``numpy.random.default_rng(seed).permutation``.
     2. Give class ``c`` a test quota of ``test_size * n_c / n``, rounded down, and hand the
        leftover places to the classes with the largest fractional parts (ties: lower class).
     3. Each class's test examples are the first ``quota`` of its indices in shuffled order.
-
-    Returns the test indices, sorted. Everything else is the training split.
+    4. Both splits are listed in the order of a second permutation from the same generator,
+       so that any prefix of a split is a random sample of it (the source is sorted by class,
+       and step 3 alone would put the classes that fill their quota early first).
     """
-    order = np.random.default_rng(seed).permutation(len(y))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
     classes, counts = np.unique(y, return_counts=True)
     exact = test_size * counts / len(y)
     quota = np.floor(exact).astype(int)
@@ -44,9 +46,12 @@ def stratified_test_indices(y: np.ndarray, test_size: int, seed: int) -> np.ndar
     by_fraction = sorted(range(len(classes)), key=lambda i: (-(exact[i] - quota[i]), i))
     for i in by_fraction[:leftover]:
         quota[i] += 1
+    is_test = np.zeros(len(y), dtype=bool)
     shuffled_labels = y[order]
-    test = [order[shuffled_labels == c][:q] for c, q in zip(classes, quota, strict=True)]
-    return np.sort(np.concatenate(test))
+    for c, q in zip(classes, quota, strict=True):
+        is_test[order[shuffled_labels == c][:q]] = True
+    listing = rng.permutation(len(y))
+    return listing[~is_test[listing]], listing[is_test[listing]]
 
 
 @lru_cache(maxsize=1)
@@ -59,10 +64,8 @@ def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 def _mnist5k(split: str, size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = _mnist5k_arrays()
-    test = stratified_test_indices(labels, MNIST_TEST_SIZE, MNIST_SPLIT_SEED)
-    mask = np.zeros(len(labels), dtype=bool)
-    mask[test] = True
-    keep = mask if split == "test" else ~mask
+    train, test = stratified_split(labels, MNIST_TEST_SIZE, MNIST_SPLIT_SEED)
+    keep = test if split == "test" else train
     x = torch.from_numpy(images[keep] / 255.0).float().reshape(-1, 1, 28, 28)
     y = torch.from_numpy(labels[keep]).long()
     if size is not None and size != 28:

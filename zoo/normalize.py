@@ -59,7 +59,8 @@ class Classifier(nn.Module):
         self.num_classes = num_classes
         self.input_shape = input_shape
         self.name = name
-        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        default_names = [str(i) for i in range(num_classes)]
+        self.class_names = list(class_names) if class_names else default_names
         self.weights = weights
         self.random_weights = random_weights
 

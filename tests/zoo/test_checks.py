@@ -5,8 +5,14 @@ import math
 import pytest
 import torch
 
-from zoo import check_choice, check_count, check_eps_grid, check_images, check_labels
-from zoo import check_nonnegative
+from zoo import (
+    check_choice,
+    check_count,
+    check_eps_grid,
+    check_images,
+    check_labels,
+    check_nonnegative,
+)
 
 
 def test_check_images_accepts_pixels() -> None:

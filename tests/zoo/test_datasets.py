@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.datasets import MNIST_SPLIT_SEED, stratified_test_indices
+from zoo.datasets import MNIST_SPLIT_SEED, stratified_split
 
 
 def test_mnist5k_split_shapes_and_types(mnist_test: tuple[torch.Tensor, torch.Tensor]) -> None:
@@ -32,18 +32,27 @@ def test_mnist5k_split_is_disjoint_and_fixed() -> None:
 
 def test_split_rule_quota_and_seed() -> None:
     y = np.repeat(np.arange(3), [50, 30, 20])
-    test = stratified_test_indices(y, 10, seed=MNIST_SPLIT_SEED)
-    assert len(test) == 10 and len(set(test.tolist())) == 10
+    train, test = stratified_split(y, 10, seed=MNIST_SPLIT_SEED)
+    assert len(test) == 10 and len(train) == 90
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(100))
     assert np.bincount(y[test]).tolist() == [5, 3, 2]
-    assert not np.array_equal(test, stratified_test_indices(y, 10, seed=1))
+    assert not np.array_equal(test, stratified_split(y, 10, seed=1)[1])
     # largest remainder: 7 places over counts 50/30/20 -> exact 3.5/2.1/1.4 -> 4/2/1
-    assert np.bincount(y[stratified_test_indices(y, 7, seed=0)]).tolist() == [4, 2, 1]
+    assert np.bincount(y[stratified_split(y, 7, seed=0)[1]]).tolist() == [4, 2, 1]
+
+
+def test_splits_are_shuffled_so_prefixes_hold_every_class(
+    mnist_test: tuple[torch.Tensor, torch.Tensor],
+) -> None:
+    _, y_train = zoo.load_dataset("mnist5k", "train")
+    for y in (mnist_test[1], y_train):
+        assert torch.bincount(y[:100], minlength=10).min() >= 3
 
 
 def test_photos_resized_rgb() -> None:
     x, y = zoo.load_dataset("photos", "test", size=64)
     assert x.shape == (len(zoo.PHOTOS), 3, 64, 64) and x.dtype == torch.float32
-    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
     assert y.tolist() == [label for label, _ in zoo.PHOTOS.values()]
     assert float(x.std()) > 0.1  # real photographs, not blank tensors
 

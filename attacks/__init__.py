@@ -1,0 +1,20 @@
+"""attacks: adversarial example generators, one algorithm per file, all in pixel space,
+plus the lecture's linear arguments and the evaluation tools built on the attacks."""
+
+from attacks.apgd import apgd
+from attacks.bim import bim
+from attacks.dimension import dimension_sweep, linear_model_shift
+from attacks.fgsm import fgsm
+from attacks.fooling import FoolingGrid, fool, fooling_grid
+from attacks.linear_toy import ToyResult, linear_toy, toy_table
+from attacks.pgd import pgd
+from attacks.registry import AttackInfo, get_attack, list_attacks, register
+from attacks.robust_accuracy import RobustAccuracy, robust_accuracy
+from attacks.sanity import SanityCheck, carlini_checks
+
+__all__ = [
+    "AttackInfo", "FoolingGrid", "RobustAccuracy", "SanityCheck", "ToyResult", "apgd", "bim",
+    "carlini_checks", "dimension_sweep", "fgsm", "fool", "fooling_grid", "get_attack",
+    "linear_model_shift", "linear_toy", "list_attacks", "pgd", "register", "robust_accuracy",
+    "toy_table",
+]

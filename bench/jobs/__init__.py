@@ -1,0 +1,12 @@
+"""Job kinds: one small module per kind, each exposing ``SPEC`` (its parameters and ``run``)."""
+
+from __future__ import annotations
+
+from bench.jobs import dimension, examples, fooling, robustness, sanity, toy
+from bench.spec import KindSpec
+
+KINDS: dict[str, KindSpec] = {
+    m.SPEC.name: m.SPEC for m in (toy, dimension, robustness, examples, fooling, sanity)
+}
+
+__all__ = ["KINDS"]

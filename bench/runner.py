@@ -1,0 +1,99 @@
+"""The runner: executes a suite's jobs in process and stores each as it finishes.
+
+A run resumes: jobs already ``done`` in the store are skipped, failed ones are tried again.
+A job that raises is recorded as failed with its error, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from bench import env
+from bench.context import RunContext, resolve_device
+from bench.jobs import KINDS
+from bench.spec import Job
+from bench.store import Store
+from bench.suite import Suite
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    run_dir: Path
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # job id -> error
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_suite(
+    suite: Suite, run_dir: str | Path, *, device: str = "auto", progress: bool = True
+) -> RunSummary:
+    """Run every job of ``suite`` not yet done in ``run_dir``; returns what happened."""
+    run_dir = Path(run_dir)
+    ctx = RunContext(resolve_device(device))
+    summary = RunSummary(run_dir)
+    start = time.perf_counter()
+    provenance = {
+        "device": str(ctx.device),
+        "torch_version": torch.__version__,
+        "git_commit": env.git_commit(),
+    }
+    with Store(run_dir) as store:
+        store.set_meta({
+            "suite": suite.name,
+            "description": suite.description,
+            "suite_path": str(suite.path),
+            "suite_source": suite.source,
+            "job_ids": [job.id for job in suite.jobs],
+            "job_kinds": {job.id: job.kind for job in suite.jobs},
+            "device_name": env.device_name(ctx.device),
+            "started_at": env.now(),
+            "finished_at": "",  # until this attempt finishes; an interrupted one has none
+            **provenance,
+        })
+        done = store.done_ids()
+        todo = [job for job in suite.jobs if job.id not in done]
+        summary.skipped = [job.id for job in suite.jobs if job.id in done]
+        if summary.skipped:
+            log.info("resuming %s: %d of %d jobs already done", run_dir, len(summary.skipped),
+                     len(suite.jobs))
+        bar = tqdm(todo, desc=suite.name, unit="job", disable=not progress)
+        for job in bar:
+            bar.set_postfix_str(job.label)
+            error = _run_one(job, ctx, store, provenance)
+            if error is None:
+                summary.done.append(job.id)
+            else:
+                summary.failed[job.id] = error
+        store.set_meta({"finished_at": env.now()})
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _run_one(job: Job, ctx: RunContext, store: Store, provenance: dict[str, str]) -> str | None:
+    """Run and store one job; returns its error message, or ``None`` when it succeeded."""
+    start = time.perf_counter()
+    try:
+        output = KINDS[job.kind].run(job, ctx)
+        ctx.sync()
+        seconds = time.perf_counter() - start
+        # rows that cannot be stored fail the job too; the transaction leaves nothing behind
+        store.write_job(job, output, seconds=seconds,
+                        provenance={**provenance, "finished_at": env.now()})
+    except Exception as err:  # a broken job must not end the run; it is recorded instead
+        seconds = time.perf_counter() - start
+        message = f"{type(err).__name__}: {err}"
+        log.error("job %s (%s) failed: %s", job.id, job.label, message)
+        store.write_failure(job, message, seconds=seconds, finished_at=env.now(),
+                            traceback=traceback.format_exc())
+        return message
+    return None

@@ -1,0 +1,85 @@
+"""What a job is: its kind and full config (``Job``), what it produces (``JobOutput``), and
+how a kind declares its parameters (``KindSpec``), so suites can be checked before any run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from bench.context import RunContext
+
+REQUIRED = object()  # marks a parameter without a default in ``KindSpec.params``
+
+
+def canonical_json(obj: object) -> str:
+    """The one serialisation a job id is hashed from: sorted keys, no whitespace."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: a kind and every parameter it runs with (model, dataset, n, seed...).
+
+    The id is a hash of exactly this config, so the same config always names the same job
+    and a resumed run knows what it has already done.
+    """
+
+    kind: str
+    params: dict[str, Any] = field(hash=False)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.params}
+
+    @property
+    def id(self) -> str:
+        digest = hashlib.sha256(canonical_json(self.config).encode()).hexdigest()
+        return digest[:16]  # 64 bits: plenty for a suite, short enough to read in a table
+
+    @property
+    def label(self) -> str:
+        """A short human name for progress bars and logs."""
+        parts = [self.kind] + [
+            str(self.params[k]) for k in ("model", "attack", "norm") if k in self.params
+        ]
+        return " ".join(parts)
+
+
+@dataclass
+class JobOutput:
+    """What a job function returns: tidy measurement rows and named arrays for the report.
+
+    Each row needs ``metric`` and ``value``; any other key becomes a column of the store.
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """A job kind: its parameters and the function that runs one job of it.
+
+    ``params`` maps every allowed key to its default (``REQUIRED`` when it has none).
+    ``expand`` keys may hold a list in a suite and then give one job per value (cartesian
+    product); ``grids`` keys hold a list that stays inside one job. ``uses_data``: the job
+    reads ``n`` images of a dataset, drawn with ``seed``. ``finish`` normalises one expanded
+    config, raises ``ValueError`` for a bad one, or returns ``None`` to drop a combination
+    that does not apply (an attack paired with a norm it lacks).
+    """
+
+    name: str
+    run: Callable[[Job, RunContext], JobOutput]
+    params: Mapping[str, Any]
+    expand: tuple[str, ...] = ()
+    grids: tuple[str, ...] = ()
+    uses_data: bool = True
+    finish: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    description: str = ""

@@ -1,0 +1,306 @@
+"""Suites: TOML files in ``bench/suites/`` that expand into jobs, checked before anything runs.
+
+A suite file holds a top-level ``name``, ``description`` and ``seed``, and ``[[task]]`` tables.
+Each task names a job ``kind`` and its parameters; list-valued ``model``/``attack``/``norm``
+expand as a cartesian product, while grids such as ``eps`` stay inside one job::
+
+    name = "quick"
+    seed = 0
+
+    [[task]]
+    kind = "robustness"
+    model = ["mnist_logreg", "mnist_cnn"]
+    attack = ["fgsm", "pgd"]
+    eps = [0.0, 0.1, 0.2]
+    n = 64
+    steps = 5
+    rel_alpha = 0.25
+
+Unknown keys, kinds, models, attacks and datasets raise ``SuiteError`` naming the file and
+the task, so a typo costs a second rather than a run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zoo
+from attacks import get_attack
+from bench.jobs import KINDS
+from bench.spec import REQUIRED, Job, KindSpec
+from zoo.checks import check_eps_grid, check_nonnegative
+
+log = logging.getLogger(__name__)
+
+SUITES_DIR = Path(__file__).parent / "suites"
+TOP_KEYS = ("name", "description", "seed", "task")
+DATA_KEYS = {"dataset": None, "n": REQUIRED, "seed": None}
+NORMS = ("linf", "l2")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class SuiteError(ValueError):
+    """A suite file that cannot be run as written."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    seed: int
+    path: Path
+    source: str  # the TOML text, kept in the store so a run records what it ran
+    jobs: tuple[Job, ...]
+
+    @property
+    def slug(self) -> str:
+        """The name made safe for a directory: ``runs/<slug>/``."""
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name).strip("-.")
+        return slug or "suite"
+
+
+def list_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def suite_path(name_or_path: str | Path) -> Path:
+    """A shipped suite by name (``quick``), or a path to any TOML file."""
+    text = str(name_or_path)
+    if text.endswith(".toml") or "/" in text or Path(text).is_file():
+        path = Path(text)
+        if not path.is_file():
+            raise SuiteError(f"suite file not found: {path}")
+        return path
+    path = SUITES_DIR / f"{text}.toml"
+    if not path.is_file():
+        raise SuiteError(f"unknown suite {text!r}; shipped suites: {', '.join(list_suites())}")
+    return path
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Read, check and expand a suite. Raises ``SuiteError`` before any work is done."""
+    path = suite_path(name_or_path)
+    source = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as err:
+        raise SuiteError(f"{path.name}: not valid TOML: {err}") from None
+    return parse_suite(raw, path=path, source=source)
+
+
+def parse_suite(raw: dict[str, Any], *, path: Path, source: str = "") -> Suite:
+    unknown = sorted(set(raw) - set(TOP_KEYS))
+    if unknown:
+        raise SuiteError(
+            f"{path.name}: unknown top-level key {unknown[0]!r}; allowed: {', '.join(TOP_KEYS)}"
+        )
+    name = raw.get("name", path.stem)
+    description = raw.get("description", "")
+    seed = raw.get("seed", 0)
+    if not isinstance(name, str) or not name.strip():
+        raise SuiteError(f"{path.name}: name must be a non-empty string, got {name!r}")
+    if not isinstance(description, str):
+        raise SuiteError(f"{path.name}: description must be a string")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise SuiteError(f"{path.name}: seed must be an integer, got {seed!r}")
+    tasks = raw.get("task", [])
+    if not isinstance(tasks, list) or not tasks:
+        raise SuiteError(f"{path.name}: a suite needs at least one [[task]] table")
+
+    jobs: dict[str, Job] = {}
+    for index, task in enumerate(tasks, start=1):
+        where = f"{path.name}, task {index}"
+        for job in expand_task(task, seed=seed, where=where):
+            if job.id in jobs:
+                log.warning("%s: job %s (%s) repeats an earlier task; run once", where, job.id,
+                            job.label)
+                continue
+            jobs[job.id] = job
+    return Suite(name, description, seed, path, source, tuple(jobs.values()))
+
+
+def expand_task(task: object, *, seed: int, where: str) -> list[Job]:
+    """One ``[[task]]`` table -> its jobs, every value checked."""
+    if not isinstance(task, dict):
+        raise SuiteError(f"{where}: a task must be a table")
+    kind = task.get("kind")
+    if kind not in KINDS:
+        raise SuiteError(f"{where}: unknown job kind {kind!r}; kinds: {', '.join(sorted(KINDS))}")
+    spec = KINDS[kind]
+    where = f"{where} ({kind})"
+    allowed = {**(DATA_KEYS if spec.uses_data else {}), **spec.params}
+    given = {k: v for k, v in task.items() if k != "kind"}
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise SuiteError(
+            f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
+        )
+    params = {k: v for k, v in allowed.items() if v is not None and v is not REQUIRED}
+    params.update(given)
+    if spec.uses_data:
+        params.setdefault("seed", seed)
+    missing = sorted(k for k, v in allowed.items() if v is REQUIRED and k not in params)
+    if missing:
+        raise SuiteError(f"{where}: missing required key {missing[0]!r}")
+
+    expand_keys = [k for k in spec.expand if k in params]
+    axes = [_as_list(params.pop(k), k, where) for k in expand_keys]
+    jobs = []
+    for combo in itertools.product(*axes):
+        config = dict(params, **dict(zip(expand_keys, combo, strict=True)))
+        try:
+            config = _check_config(config, spec)
+            finished = spec.finish(config) if spec.finish else config
+        except (ValueError, KeyError) as err:
+            message = err.args[0] if err.args else str(err)
+            raise SuiteError(f"{where}: {message}") from None
+        if finished is not None:
+            jobs.append(Job(kind, finished))
+    if not jobs:
+        raise SuiteError(f"{where}: no job applies (check the attack/norm combinations)")
+    return jobs
+
+
+def _as_list(value: object, key: str, where: str) -> list[Any]:
+    if isinstance(value, list):
+        if not value:
+            raise SuiteError(f"{where}: {key} is an empty list")
+        return value
+    return [value]
+
+
+def _check_config(config: dict[str, Any], spec: KindSpec) -> dict[str, Any]:
+    """Check every value of one expanded job config; returns it normalised."""
+    if "dataset" in config:
+        _check_dataset(config["dataset"], "dataset", False)
+    if spec.uses_data and "model" in config:
+        expected = dataset_of(config["model"])
+        given = config.setdefault("dataset", expected)
+        if given != expected:
+            raise ValueError(f"model {config['model']!r} is audited on {expected!r}, not {given!r}")
+    out = {}
+    for key, value in config.items():
+        check = _CHECKS.get(key)
+        if check is None:
+            raise ValueError(f"parameter {key!r} has no checker (a bug in kind {spec.name!r})")
+        out[key] = check(value, key, key in spec.grids)
+    return out
+
+
+def dataset_of(model: str) -> str:
+    """The dataset a model is audited on: its training data, or photos for torchvision."""
+    if not isinstance(model, str):
+        raise ValueError(f"model must be a string, got {model!r}")
+    if model.startswith("tv:"):
+        import torchvision.models as tvm
+
+        arch = model[3:]
+        if arch not in tvm.list_models(module=tvm):
+            raise KeyError(f"unknown torchvision classifier {arch!r} (model {model!r})")
+        return "photos"
+    return zoo.model_spec(model).dataset
+
+
+# --- value checks: (value, key, is_grid) -> normalised value, or ValueError/KeyError ------
+
+def _check_model(value: object, key: str, grid: bool) -> str:
+    dataset_of(value)
+    return str(value)
+
+
+def _check_attack(value: object, key: str, grid: bool) -> str:
+    return get_attack(value).name  # type: ignore[arg-type]
+
+
+def _check_dataset(value: object, key: str, grid: bool) -> str:
+    if value not in zoo.DATASETS:
+        raise KeyError(f"unknown dataset {value!r}; datasets: {', '.join(zoo.list_datasets())}")
+    return str(value)
+
+
+def _check_norm(value: object, key: str, grid: bool) -> str:
+    if value not in NORMS:
+        raise ValueError(f"{key} must be one of {', '.join(NORMS)}; got {value!r}")
+    return str(value)
+
+
+def _check_eps(value: object, key: str, grid: bool) -> float | list[float]:
+    if grid:
+        return check_eps_grid(value, key)
+    return check_nonnegative(value, key)
+
+
+def _check_positive_int(value: object, key: str, grid: bool) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_int(value: object, key: str, grid: bool) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key} must be an integer, got {value!r}")
+    return value
+
+
+def _check_int_list(value: object, key: str, grid: bool) -> list[int]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{key} must be a non-empty list of integers, got {value!r}")
+    return [_check_int(v, f"{key}[{i}]", False) for i, v in enumerate(value)]
+
+
+def _check_positive_int_list(value: object, key: str, grid: bool) -> list[int]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{key} must be a non-empty list of positive integers, got {value!r}")
+    return [_check_positive_int(v, f"{key}[{i}]", False) for i, v in enumerate(value)]
+
+
+def _check_bool(value: object, key: str, grid: bool) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
+def _check_str(value: object, key: str, grid: bool) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _check_loss(value: object, key: str, grid: bool) -> str:
+    if value not in ("ce", "dlr"):
+        raise ValueError(f"{key} must be 'ce' or 'dlr', got {value!r}")
+    return str(value)
+
+
+def _check_real(value: object, key: str, grid: bool) -> float:
+    return check_nonnegative(value, key)
+
+
+_CHECKS: dict[str, Callable[[object, str, bool], Any]] = {
+    "model": _check_model,
+    "attack": _check_attack,
+    "dataset": _check_dataset,
+    "norm": _check_norm,
+    "eps": _check_eps,
+    "eps_grid": lambda v, k, g: check_eps_grid(v, k),
+    "alpha": _check_real,
+    "rel_alpha": _check_real,
+    "n": _check_positive_int,
+    "steps": _check_positive_int,
+    "restarts": _check_positive_int,
+    "batch_size": _check_positive_int,
+    "seed": _check_int,
+    "dims": _check_positive_int_list,
+    "classes": _check_int_list,
+    "loss": _check_loss,
+    "weights": _check_str,
+    "random_start": _check_bool,
+    "reuse": _check_bool,
+}
