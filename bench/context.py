@@ -63,9 +63,9 @@ class RunContext:
         return self._data[name]
 
     def sample(self, name: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n`` test images drawn without replacement by ``seed`` (the files are ordered by
-        class, so the first ``n`` would all be zeros). The same (n, seed) gives the same images
-        on any device, and a larger n extends a smaller one's draw.
+        """``n`` test images drawn without replacement by ``seed``, so a suite's seed picks its
+        sample. The same (n, seed) gives the same images on any device, and a larger n extends
+        a smaller one's draw.
         """
         x, y = self.dataset(name)
         if n > len(x):
