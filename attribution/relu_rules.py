@@ -1,0 +1,186 @@
+"""Overriding the backward pass of every ``nn.ReLU`` module, shared by guided
+backpropagation and the deconvnet, plus the intermediate-neuron objective they both offer.
+
+Each ReLU keeps its forward value, ``max(x, 0)``, but its output is recomputed from the
+saved pre-activation through an autograd Function whose backward is the chosen rule:
+
+- ``"guided"`` (Springenberg et al. 2015): ``grad_in = max(grad_out, 0) * [x > 0]``
+- ``"deconvnet"`` (Zeiler and Fergus 2014): ``grad_in = max(grad_out, 0)``
+
+Why forward hooks and not backward hooks: PyTorch refuses full backward hooks on a module
+whose output is an in-place view, which ``nn.ReLU(inplace=True)`` (torchvision ResNet)
+produces. A forward pre-hook saves the pre-activation and hands the module a detached copy
+to work on (so an in-place ReLU cannot overwrite it); the forward hook replaces the module's
+output by the rule's Function of the saved input. The model's structure is never touched,
+a ReLU module called twice (ResNet's BasicBlock) is handled call by call, and the hooks are
+removed in ``finally``.
+
+Functional ReLUs (``F.relu`` or ``torch.relu`` inside ``forward``) are not modules and cannot
+be overridden: their backward stays the plain ReLU gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from attribution.common import check_inputs, check_layer, target_scores
+from zoo.checks import check_images
+from zoo.guard import check_model, warn_if_training
+from zoo.hooks import HookSet, find_modules
+
+RULES = ("guided", "deconvnet")
+
+
+class _GuidedReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return grad.clamp(min=0) * (x > 0).to(grad.dtype)
+
+
+class _DeconvReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad.clamp(min=0)
+
+
+_FUNCTIONS = {"guided": _GuidedReLU, "deconvnet": _DeconvReLU}
+
+
+def check_relus(model: nn.Module, method: str) -> list[nn.Module]:
+    """The model's ``nn.ReLU`` modules; a ``ValueError`` when there is none to override."""
+    relus = [m for _, m in find_modules(model, nn.ReLU)]
+    if not relus:
+        raise ValueError(
+            f"model has no nn.ReLU module, so {method} cannot override any ReLU gradient "
+            "(functional F.relu calls cannot be hooked); its result would be the plain gradient"
+        )
+    return relus
+
+
+@contextmanager
+def relu_rule(relus: list[nn.Module], rule: str) -> Iterator[None]:
+    """Within the block, every listed ReLU module backpropagates with ``rule``."""
+    function = _FUNCTIONS[rule]
+    saved: dict[int, torch.Tensor] = {}
+
+    def keep_input(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        saved[id(module)] = args[0]
+        # the module's own result is discarded; an in-place ReLU must not clobber the input
+        work = args[0].detach()
+        return (work.clone() if getattr(module, "inplace", False) else work, *args[1:])
+
+    def replace_output(module: nn.Module, args: tuple[Any, ...], output: Any) -> torch.Tensor:
+        return function.apply(saved.pop(id(module)))
+
+    with HookSet() as hooks:
+        for module in relus:
+            hooks.forward_pre(module, keep_input)
+            hooks.forward(module, replace_output)
+        try:
+            yield
+        finally:
+            saved.clear()
+
+
+def check_neuron(neuron: object) -> int | tuple[int, ...]:
+    """An int (a channel, summed) or a tuple of ints (one unit of one example's output)."""
+    if isinstance(neuron, int) and not isinstance(neuron, bool):
+        if neuron < 0:
+            raise ValueError(f"neuron must be >= 0, got {neuron}")
+        return neuron
+    if (isinstance(neuron, tuple) and neuron
+            and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in neuron)):
+        return neuron
+    raise ValueError(f"neuron must be a channel index or a tuple of indices >= 0, got {neuron!r}")
+
+
+def neuron_score(out: torch.Tensor, neuron: int | tuple[int, ...]) -> torch.Tensor:
+    """Each example's chosen unit of a layer output ``(N, ...)``: shape ``(N,)``."""
+    if isinstance(neuron, int):
+        if out.dim() < 2 or neuron >= out.shape[1]:
+            raise ValueError(f"neuron {neuron} is not a channel of the layer output "
+                             f"{tuple(out.shape)}")
+        return out[:, neuron].reshape(out.shape[0], -1).sum(dim=1)
+    inner = tuple(out.shape[1:])
+    if len(neuron) != len(inner) or any(i >= s for i, s in zip(neuron, inner, strict=True)):
+        raise ValueError(f"neuron {neuron} does not index one unit of the layer output "
+                         f"(N, {', '.join(map(str, inner))})")
+    return out[(slice(None), *neuron)]
+
+
+def relu_rule_gradient(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: int | torch.Tensor | None,
+    *,
+    layer: str | None,
+    neuron: int | tuple[int, ...] | None,
+    rule: str,
+    method: str,
+) -> torch.Tensor:
+    """Input gradient, with every ReLU module's backward replaced by ``rule``, of either the
+    target logits (``layer=None``) or one chosen unit of ``layer`` per example.
+
+    Layer mode is the lecture's "pick a neuron, set its gradient to 1, backpropagate":
+    ``neuron`` is a tuple indexing one unit of an example's layer output (e.g. ``(c, h, w)``)
+    or an int, a channel whose sum is the objective. ``target`` must then be ``None``.
+
+    Shape:
+        - x: ``(N, C, H, W)`` in ``[0, 1]``; returns ``(N, C, H, W)``.
+    """
+    if layer is None:
+        if neuron is not None:
+            raise ValueError("neuron needs a layer: pass layer=NAME with neuron=...")
+        model, x, target = check_inputs(model, x, target, method)
+        module = None
+    else:
+        model = check_model(model)
+        x = check_images(x)
+        module = check_layer(model, layer)
+        if neuron is None:
+            raise ValueError(f"layer={layer!r} needs a neuron (a channel or an index tuple)")
+        neuron = check_neuron(neuron)
+        if target is not None:
+            raise ValueError("target must be None when a layer neuron is the objective")
+        warn_if_training(model, method)
+    relus = check_relus(model, method)
+
+    x = x.detach().requires_grad_(True)
+    captured: list[torch.Tensor] = []
+
+    def capture(mod: nn.Module, args: tuple[Any, ...], out: Any) -> torch.Tensor:
+        if not isinstance(out, torch.Tensor):
+            raise ValueError(f"layer {layer!r} must output one tensor, got {type(out).__name__}")
+        captured.append(out)
+        # downstream in-place ops (ResNet's `out += identity`) get a copy, not our tensor
+        return out.clone()
+
+    with relu_rule(relus, rule), HookSet() as hooks, torch.enable_grad():
+        # registered after the rule's hooks, so a ReLU layer is captured after its override
+        if module is not None:
+            hooks.forward(module, capture)
+        logits = model(x)
+        if module is None:
+            scores = target_scores(logits, target)
+        else:
+            if len(captured) != 1:
+                raise ValueError(f"layer {layer!r} ran {len(captured)} times in one forward "
+                                 "pass; pick a module that runs once")
+            scores = neuron_score(captured[0], neuron)
+        (grad,) = torch.autograd.grad(scores.sum(), x)
+    return grad.detach()
