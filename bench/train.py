@@ -38,6 +38,7 @@ class TrainConfig:
 CONFIGS: dict[str, TrainConfig] = {
     "mnist_logreg": TrainConfig(epochs=40, lr=1e-3, weight_decay=1e-4),
     "mnist_cnn": TrainConfig(epochs=15, lr=1e-3),
+    "shapes_cnn": TrainConfig(epochs=12, lr=2e-3),
     # Madry's MNIST threat model, Linf eps 0.3; 10 steps of eps/4 in training (Madry used 40
     # of 0.01); eps ramps up over the first epochs, which small training sets need to start.
     "mnist_cnn_at": TrainConfig(epochs=30, lr=1e-3, adv_eps=0.3, adv_steps=10,

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
+from zoo import shapes
+
 MNIST_SPLIT_SEED = 20140301
 MNIST_TEST_SIZE = 1000
 
@@ -101,9 +103,23 @@ def _photos(split: str, size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
+@lru_cache(maxsize=2)
+def _shapes_split(split: str) -> shapes.Shapes:
+    return shapes.generate(shapes.SPLIT_SIZES[split], seed=shapes.SPLIT_SEEDS[split])
+
+
+def _shapes(split: str, size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    data = _shapes_split(split)
+    x = data.x.clone()
+    if size is not None and size != shapes.SIZE:
+        x = TF.resize(x, [size, size], antialias=True).clamp_(0, 1)
+    return x, data.y.clone()
+
+
 _LOADERS: dict[str, Callable[[str, int | None], tuple[torch.Tensor, torch.Tensor]]] = {
     "mnist5k": _mnist5k,
     "photos": _photos,
+    "shapes": _shapes,
 }
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -120,6 +136,14 @@ DATASETS: dict[str, DatasetInfo] = {
         1000,
         (),  # labels are ImageNet-1k indices; names come from the model's weights
         "photographs bundled with scikit-image, labelled with their nearest ImageNet class",
+    ),
+    "shapes": DatasetInfo(
+        "shapes",
+        ("train", "test"),
+        len(shapes.CLASSES),
+        shapes.CLASSES,
+        "procedural 32x32 colour shapes over textures, with distractors and object masks; "
+        "6,000 train (seed 0) and 1,000 test (seed 1) images",
     ),
 }
 
@@ -142,3 +166,12 @@ def load_dataset(
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
         raise ValueError(f"size must be a positive integer, got {size!r}")
     return _LOADERS[name](split, size)
+
+
+def load_masks(name: str, split: str = "test") -> torch.Tensor:
+    """Ground-truth object masks, bool ``(N, 1, H, W)``, for datasets that have them."""
+    if name != "shapes":
+        raise KeyError(f"dataset {name!r} has no object masks; only 'shapes' does")
+    if split not in DATASETS[name].splits:
+        raise ValueError(f"dataset {name!r} has splits {DATASETS[name].splits}, not {split!r}")
+    return _shapes_split(split).mask.clone()

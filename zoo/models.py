@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from zoo.checkpoint import load_weights, read_state_dict
-from zoo.nets import mnist_cnn_net, mnist_logreg_net
+from zoo.nets import mnist_cnn_net, mnist_logreg_net, shapes_cnn_net
 from zoo.normalize import Classifier
+from zoo.shapes import CLASSES as SHAPE_CLASSES
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -38,6 +39,7 @@ class ModelSpec:
     input_shape: tuple[int, int, int]
     dataset: str
     description: str
+    class_names: tuple[str, ...] = ()
 
     @property
     def weights_file(self) -> Path:
@@ -74,6 +76,13 @@ register_model(ModelSpec("mnist_cnn", mnist_cnn_net, description=(
     "two-conv CNN, natural training"), **_MNIST))
 register_model(ModelSpec("mnist_cnn_at", mnist_cnn_net, description=(
     "the same CNN, PGD adversarial training at Linf eps 0.3 (Madry et al. 2018)"), **_MNIST))
+# statistics of the 6,000 shapes training images, rounded
+register_model(ModelSpec(
+    "shapes_cnn", shapes_cnn_net, mean=(0.498, 0.498, 0.497), std=(0.242, 0.242, 0.241),
+    num_classes=len(SHAPE_CLASSES), input_shape=(3, 32, 32), dataset="shapes",
+    description="four-conv CNN on the procedural shapes, for localisation scores",
+    class_names=SHAPE_CLASSES,
+))
 
 
 def build_model(name: str) -> Classifier:
@@ -81,7 +90,7 @@ def build_model(name: str) -> Classifier:
     spec = model_spec(name)
     return Classifier(
         spec.build(), mean=spec.mean, std=spec.std, num_classes=spec.num_classes,
-        input_shape=spec.input_shape, name=spec.name,
+        input_shape=spec.input_shape, name=spec.name, class_names=spec.class_names,
     )
 
 

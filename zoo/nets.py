@@ -36,3 +36,30 @@ def mnist_cnn_net() -> nn.Module:
         nn.ReLU(),
         nn.Linear(128, 10),
     )
+
+
+def shapes_cnn_net() -> nn.Module:
+    """A small all-convolutional network for the 32x32 ``shapes`` images.
+
+    Four 3x3 convolutions (32, 32, 64, 64 channels) with two max-pools, global average pooling
+    and one linear layer. The last convolution (``net.8``, an 8x8 map) is the natural layer
+    for Grad-CAM.
+
+    Shape:
+        - input: ``(N, 3, 32, 32)``; output: ``(N, 4)``
+    """
+    return nn.Sequential(
+        nn.Conv2d(3, 32, kernel_size=3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, kernel_size=3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # (N, 32, 16, 16)
+        nn.Conv2d(32, 64, kernel_size=3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # (N, 64, 8, 8)
+        nn.Conv2d(64, 64, kernel_size=3, padding=1),
+        nn.ReLU(),  # (N, 64, 8, 8)
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, 4),
+    )

@@ -30,5 +30,5 @@ def test_adversarial_training_is_deterministic_and_learns() -> None:
 
 
 def test_shipped_configs_cover_every_shipped_model() -> None:
-    assert set(CONFIGS) == {"mnist_logreg", "mnist_cnn", "mnist_cnn_at"}
+    assert set(CONFIGS) == {"mnist_logreg", "mnist_cnn", "mnist_cnn_at", "shapes_cnn"}
     assert CONFIGS["mnist_cnn_at"].adv_eps == 0.3  # Madry et al.'s MNIST threat model

@@ -12,7 +12,7 @@ from bench.train import accuracy
 from zoo.checkpoint import file_sha256, read_state_dict
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-SHIPPED = ("mnist_logreg", "mnist_cnn", "mnist_cnn_at")
+SHIPPED = ("mnist_logreg", "mnist_cnn", "mnist_cnn_at", "shapes_cnn")
 
 
 def readme_accuracy(name: str) -> float:
@@ -24,22 +24,23 @@ def readme_accuracy(name: str) -> float:
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_accuracy_matches_readme(
-    name: str, shipped: dict[str, zoo.Classifier], mnist_test: tuple[torch.Tensor, torch.Tensor]
-) -> None:
-    x, y = mnist_test
-    measured = accuracy(shipped[name], x, y)
+def test_shipped_accuracy_matches_readme(name: str) -> None:
+    x, y = zoo.load_dataset(zoo.model_spec(name).dataset, "test")
+    measured = accuracy(zoo.load_model(name), x, y)
     assert measured == pytest.approx(readme_accuracy(name), abs=0.0005)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_model_contract(name: str, shipped: dict[str, zoo.Classifier]) -> None:
-    model = shipped[name]
+def test_shipped_model_contract(name: str) -> None:
+    model, spec = zoo.load_model(name), zoo.model_spec(name)
     assert isinstance(model, zoo.Classifier) and not model.training
-    assert model.num_classes == 10 and model.input_shape == (1, 28, 28)
+    x, _ = zoo.load_dataset(spec.dataset, "test")
+    assert model.input_shape == tuple(x.shape[1:]) == spec.input_shape
+    assert model.num_classes == zoo.DATASETS[spec.dataset].num_classes
+    assert model.class_names == list(zoo.DATASETS[spec.dataset].class_names)
     assert model.label == name and not model.random_weights
-    out = model(torch.rand(3, 1, 28, 28))
-    assert out.shape == (3, 10) and torch.isfinite(out).all()
+    out = model(x[:3])
+    assert out.shape == (3, model.num_classes) and torch.isfinite(out).all()
     weights = Path(model.weights)
     assert weights.stat().st_size < 2_500_000  # small state-dict files, fit in the repo
     assert len(file_sha256(weights)) == 64
