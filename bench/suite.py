@@ -283,6 +283,17 @@ def _check_real(value: object, key: str, grid: bool) -> float:
     return check_nonnegative(value, key)
 
 
+def _check_methods(value: object, key: str, grid: bool) -> str | list[str]:
+    from attribution import get_method
+
+    if value == "auto":  # every registered method that applies to the model
+        return value
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names:
+        raise ValueError(f"{key} must name at least one attribution method, got {value!r}")
+    return [get_method(name).name for name in names]
+
+
 _CHECKS: dict[str, Callable[[object, str, bool], Any]] = {
     "model": _check_model,
     "attack": _check_attack,
@@ -303,4 +314,11 @@ _CHECKS: dict[str, Callable[[object, str, bool], Any]] = {
     "weights": _check_str,
     "random_start": _check_bool,
     "reuse": _check_bool,
+    "methods": _check_methods,
+    "window": _check_positive_int,
+    "stride": _check_positive_int,
+    "samples": _check_positive_int,
+    "sigma": _check_real,
+    "ig_steps": _check_positive_int,
+    "layer": _check_str,
 }

@@ -98,6 +98,8 @@ def build_report(run_dir: str | Path) -> Path:
 
     context = {
         "run": header(meta, jobs, suite_ids),
+        "attribution": sections.attribution_section(df, artifact),
+        "agreement": sections.agreement_section(df),
         "toy": sections.toy_section(df),
         "dimension": sections.dimension_section(df),
         "robustness": sections.robustness_section(df),

@@ -14,6 +14,7 @@ import pandas as pd
 
 from reports.curves import NORM_TITLES, curve_label, dimension_figure, robustness_figure
 from reports.images import examples_figure, fooling_figure
+from reports.maps import agreement_rows, maps_figure
 
 ArtifactLoader = Callable[[str, str], dict[str, np.ndarray]]
 # hyperparameters that can tell two curves of the same attack apart
@@ -169,3 +170,21 @@ def sanity_section(df: pd.DataFrame) -> list[dict[str, Any]]:
             "eps": float(job["eps"].iloc[0]) if "eps" in job else None,
         })
     return out
+
+
+def attribution_section(df: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
+    out = []
+    for job_id, job in _kind(df, "attribution").groupby("job_id", sort=False):
+        art = artifact(job_id, "maps")
+        seconds = job[job["metric"] == "seconds_per_image"].set_index("method")["value"]
+        out.append({
+            "model": job["model_label"].iloc[0],
+            "figure": maps_figure(art),
+            "seconds": seconds.to_dict(),
+        })
+    return out
+
+
+def agreement_section(df: pd.DataFrame) -> list[dict[str, Any]]:
+    agreement = _kind(df, "agreement")
+    return [] if agreement.empty else agreement_rows(agreement)

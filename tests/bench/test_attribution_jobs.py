@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zoo
+from attribution import list_methods
+from bench.jobs.method_params import last_conv, resolve_methods
+from bench.runner import run_suite
+from bench.store import load, load_artifact, load_jobs
+from bench.suite import SuiteError, parse_suite
+
+SUITE = """
+name = "attr"
+[[task]]
+kind = "attribution"
+model = ["mnist_cnn", "mnist_logreg"]
+n = 2
+[[task]]
+kind = "agreement"
+model = "shapes_cnn"
+n = 3
+"""
+
+
+def suite(text: str):  # noqa: ANN201
+    import tomllib
+
+    return parse_suite(tomllib.loads(text), path=Path("attr.toml"), source=text)
+
+
+def test_auto_methods_are_those_that_apply() -> None:
+    assert resolve_methods("auto", zoo.load_model("mnist_cnn")) == [
+        "saliency", "guided_backprop", "deconvnet", "smoothgrad", "integrated_gradients",
+        "occlusion", "grad_cam"]
+    assert set(resolve_methods("auto", zoo.load_model("mnist_cnn"))) == set(list_methods())
+    # softmax regression: no ReLU to override, no convolution for Grad-CAM
+    assert resolve_methods("auto", zoo.load_model("mnist_logreg")) == [
+        "saliency", "smoothgrad", "integrated_gradients", "occlusion"]
+    assert resolve_methods(["occlusion"], zoo.load_model("mnist_logreg")) == ["occlusion"]
+
+
+def test_grad_cam_layer_defaults_to_the_last_conv_activation() -> None:
+    assert last_conv(zoo.load_model("mnist_cnn")) == "net.4"
+    assert last_conv(zoo.load_model("shapes_cnn")) == "net.9"
+    with pytest.raises(ValueError, match="no"):
+        last_conv(zoo.load_model("mnist_logreg"))
+
+
+def test_unknown_method_or_bad_value_is_refused_at_load() -> None:
+    with pytest.raises(SuiteError, match="lrp"):
+        suite('name = "x"\n[[task]]\nkind = "attribution"\nmodel = "mnist_cnn"\n'
+              'methods = ["saliency", "lrp"]')
+    with pytest.raises(SuiteError, match="window"):
+        suite('name = "x"\n[[task]]\nkind = "agreement"\nmodel = "mnist_cnn"\nwindow = 0')
+
+
+def test_attribution_and_agreement_jobs_end_to_end(tmp_path: Path) -> None:
+    summary = run_suite(suite(SUITE), tmp_path, device="cpu", progress=False)
+    assert not summary.failed and len(summary.done) == 3
+    df = load(tmp_path)
+    agree = df[df["kind"] == "agreement"].pivot_table(
+        index="method", columns="metric", values="value")
+    assert set(agree.index) == set(list_methods())
+    # the methods are defined as Captum's; float32 rounding is all that may differ
+    assert (agree["relative_error"] <= 1e-5).all(), agree["relative_error"]
+    assert (agree["spearman"] >= 0.999).all(), agree["spearman"]
+    assert (agree["seconds_ours"] > 0).all() and (agree["seconds_captum"] > 0).all()
+
+    jobs = load_jobs(tmp_path).set_index("label")
+    art = load_artifact(tmp_path, jobs.loc["attribution mnist_logreg", "job_id"], "maps")
+    assert list(art["methods"]) == resolve_methods("auto", zoo.load_model("mnist_logreg"))
+    for method in art["methods"]:
+        assert art[f"map_{method}"].shape == art["images"].shape == (2, 1, 28, 28)
+        assert np.isfinite(art[f"map_{method}"]).all() and np.abs(art[f"map_{method}"]).max() > 0
+    art = load_artifact(tmp_path, jobs.loc["attribution mnist_cnn", "job_id"], "maps")
+    assert art["map_grad_cam"].shape == (2, 1, 28, 28)  # upsampled from the 14x14 layer
