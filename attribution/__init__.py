@@ -1,6 +1,7 @@
 """attribution: explanation maps of a classifier's decision, one method per file, all in
 pixel space and checked against Captum (``attribution.reference``)."""
 
+from attribution import metrics
 from attribution.deconvnet import deconvnet
 from attribution.grad_cam import grad_cam, upsample
 from attribution.guided_backprop import guided_backprop
@@ -11,7 +12,7 @@ from attribution.saliency import saliency, saliency_map
 from attribution.smoothgrad import smoothgrad
 
 __all__ = [
-    "MethodInfo", "deconvnet", "get_method", "grad_cam", "guided_backprop",
+    "MethodInfo", "deconvnet", "metrics", "get_method", "grad_cam", "guided_backprop",
     "integrated_gradients", "list_methods", "occlusion", "register", "saliency",
     "saliency_map", "smoothgrad", "upsample",
 ]
