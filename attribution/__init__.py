@@ -1,7 +1,7 @@
 """attribution: explanation maps of a classifier's decision, one method per file, all in
 pixel space and checked against Captum (``attribution.reference``)."""
 
-from attribution import metrics
+from attribution import metrics, views
 from attribution.deconvnet import deconvnet
 from attribution.grad_cam import grad_cam, upsample
 from attribution.guided_backprop import guided_backprop
@@ -14,5 +14,5 @@ from attribution.smoothgrad import smoothgrad
 __all__ = [
     "MethodInfo", "deconvnet", "metrics", "get_method", "grad_cam", "guided_backprop",
     "integrated_gradients", "list_methods", "occlusion", "register", "saliency",
-    "saliency_map", "smoothgrad", "upsample",
+    "saliency_map", "smoothgrad", "upsample", "views",
 ]

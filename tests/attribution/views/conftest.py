@@ -1,0 +1,63 @@
+"""Fixtures for the representation-view tests: one intra-op thread, the shipped MNIST CNN,
+a few hundred test digits, and a model wrapper that counts forward passes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+import torch
+from torch import nn
+
+import zoo
+
+
+@pytest.fixture(autouse=True, scope="module")
+def views_one_thread() -> Iterator[None]:
+    """One intra-op thread, restored afterwards: the test machine has two shared cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class Counting(nn.Module):
+    """Forwards to ``model`` and counts calls, to prove a check ran before any work."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.num_classes = zoo.num_classes(model)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.model(x)
+
+
+@pytest.fixture
+def counting() -> Callable[[nn.Module], Counting]:
+    return lambda model: Counting(model).eval()
+
+
+@pytest.fixture(scope="session")
+def mnist_cnn() -> nn.Module:
+    return zoo.load_model("mnist_cnn")
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """The first 300 digits of the MNIST test split (any prefix of it is a random sample)."""
+    x, y = zoo.load_dataset("mnist5k", "test")
+    return x[:300].contiguous(), y[:300].contiguous()
+
+
+def unchanged(model: nn.Module, before: zoo.ModelState) -> None:
+    assert before.differences(zoo.ModelState.capture(model)) == []
+
+
+@pytest.fixture(scope="session")
+def assert_unchanged() -> Callable[[nn.Module, zoo.ModelState], None]:
+    return unchanged
