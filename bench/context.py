@@ -70,9 +70,17 @@ class RunContext:
         x, y = self.dataset(name)
         if n > len(x):
             log.warning("n=%d exceeds the %d test images of %s; using all", n, len(x), name)
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
-        order = order.to(x.device)
+        order = self.sample_order(len(x), n, seed).to(x.device)
         return x[order], y[order]
+
+    def sample_masks(self, name: str, n: int, seed: int) -> torch.Tensor:
+        """The object masks of the images ``sample(name, n, seed)`` returns."""
+        masks = zoo.load_masks(name, "test")
+        return masks[self.sample_order(len(masks), n, seed)].to(self.device)
+
+    @staticmethod
+    def sample_order(size: int, n: int, seed: int) -> torch.Tensor:
+        return torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
 
     def generator(self, seed: int) -> torch.Generator:
         """A fresh generator on the run's device, so a job's randomness is its own."""

@@ -321,4 +321,7 @@ _CHECKS: dict[str, Callable[[object, str, bool], Any]] = {
     "sigma": _check_real,
     "ig_steps": _check_positive_int,
     "layer": _check_str,
+    "curve_steps": _check_positive_int,
+    "threshold": _check_real,
+    "fragility_eps": _check_real,
 }

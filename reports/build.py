@@ -100,6 +100,7 @@ def build_report(run_dir: str | Path) -> Path:
         "run": header(meta, jobs, suite_ids),
         "attribution": sections.attribution_section(df, artifact),
         "agreement": sections.agreement_section(df),
+        "quality": sections.quality_section(df, artifact),
         "toy": sections.toy_section(df),
         "dimension": sections.dimension_section(df),
         "robustness": sections.robustness_section(df),

@@ -15,6 +15,7 @@ import pandas as pd
 from reports.curves import NORM_TITLES, curve_label, dimension_figure, robustness_figure
 from reports.images import examples_figure, fooling_figure
 from reports.maps import agreement_rows, maps_figure
+from reports.quality import quality_figure, quality_rows
 
 ArtifactLoader = Callable[[str, str], dict[str, np.ndarray]]
 # hyperparameters that can tell two curves of the same attack apart
@@ -188,3 +189,18 @@ def attribution_section(df: pd.DataFrame, artifact: ArtifactLoader) -> list[dict
 def agreement_section(df: pd.DataFrame) -> list[dict[str, Any]]:
     agreement = _kind(df, "agreement")
     return [] if agreement.empty else agreement_rows(agreement)
+
+
+def quality_section(df: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
+    out = []
+    for job_id, job in _kind(df, "quality").groupby("job_id", sort=False):
+        rows = quality_rows(job)
+        out.append({
+            "model": job["model_label"].iloc[0],
+            "n": int(job["n"].iloc[0]) if "n" in job else None,
+            "figure": quality_figure(job, artifact(job_id, "curves")),
+            "rows": rows,
+            "masks": any(r["mass_inside_mask"] is not None for r in rows),
+            "failed": [r["method"] for r in rows if r["passed"] is False],
+        })
+    return out

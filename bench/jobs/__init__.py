@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from bench.jobs import agreement, dimension, examples, fooling, maps, robustness, sanity, toy
+from bench.jobs import (
+    agreement,
+    dimension,
+    examples,
+    fooling,
+    maps,
+    quality,
+    robustness,
+    sanity,
+    toy,
+)
 from bench.spec import KindSpec
 
 KINDS: dict[str, KindSpec] = {
     m.SPEC.name: m.SPEC
-    for m in (toy, dimension, maps, agreement, robustness, examples, fooling, sanity)
+    for m in (toy, dimension, maps, agreement, quality, robustness, examples, fooling, sanity)
 }
 
 __all__ = ["KINDS"]

@@ -77,3 +77,33 @@ def test_attribution_and_agreement_jobs_end_to_end(tmp_path: Path) -> None:
         assert np.isfinite(art[f"map_{method}"]).all() and np.abs(art[f"map_{method}"]).max() > 0
     art = load_artifact(tmp_path, jobs.loc["attribution mnist_cnn", "job_id"], "maps")
     assert art["map_grad_cam"].shape == (2, 1, 28, 28)  # upsampled from the 14x14 layer
+
+
+QUALITY = """
+name = "quality"
+[[task]]
+kind = "quality"
+model = "shapes_cnn"
+methods = ["saliency", "grad_cam"]
+n = 8
+curve_steps = 10
+"""
+
+
+def test_quality_job_scores_maps_against_masks(tmp_path: Path) -> None:
+    summary = run_suite(suite(QUALITY), tmp_path, device="cpu", progress=False)
+    assert not summary.failed
+    df = load(tmp_path)
+    scores = df[df["stage"].isna()].pivot_table(index="method", columns="metric",
+                                                 values="value")
+    for method in ("saliency", "grad_cam"):
+        row = scores.loc[method]
+        # on a 98%-accurate model, the map's top pixels carry the class both ways round
+        assert row["insertion_auc"] > row["deletion_auc"]
+        # and the maps find the object better than spreading mass evenly would
+        assert row["mass_inside_mask"] > scores.loc["uniform baseline", "mass_inside_mask"]
+        assert 0 <= row["pointing_game"] <= 1 and 0 <= row["segmentation_iou"] <= 1
+        assert row["randomisation_passed"] in (0.0, 1.0) and row["fragility_kept"] <= 8
+    stages = df[df["metric"] == "randomisation_spearman_abs"]
+    assert sorted(stages.loc[stages["method"] == "saliency", "layer"]) == sorted(
+        ["net.0", "net.2", "net.5", "net.8", "net.12"])  # every layer with parameters

@@ -68,10 +68,11 @@ def test_report_renders_in_chromium_without_console_errors(
     assert found, "the probe did not run: " + result.stdout[:500]
     probe = json.loads(htmllib.unescape(found.group(1)))
     assert probe["title"].startswith("auditbench")
-    assert probe["images"] >= 9 and probe["broken"] == 0
-    assert probe["sections"][:4] == ["Run", "Where the model looks: attribution maps",
-                                     "Agreement with Captum", "The linear toy example"]
-    assert len(probe["sections"]) == 10
+    assert probe["images"] >= 10 and probe["broken"] == 0
+    assert probe["sections"][:5] == ["Run", "Where the model looks: attribution maps",
+                                     "Agreement with Captum", "Is the map any good?",
+                                     "The linear toy example"]
+    assert len(probe["sections"]) == 11
     assert probe["width"] <= 1300  # nothing forces a horizontal scroll at a laptop width
     console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
     assert not console, "\n".join(console)
