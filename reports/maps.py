@@ -16,10 +16,11 @@ import pandas as pd
 from reports.images import BAD, GOOD, _show
 from reports.plotting import house_style, to_data_uri
 
+# in the lecture's order, which the tables follow too
 TITLES = {
     "saliency": "saliency", "guided_backprop": "guided\nbackprop", "deconvnet": "deconvnet",
-    "occlusion": "occlusion", "smoothgrad": "SmoothGrad",
-    "integrated_gradients": "integrated\ngradients", "grad_cam": "Grad-CAM",
+    "smoothgrad": "SmoothGrad", "integrated_gradients": "integrated\ngradients",
+    "occlusion": "occlusion", "grad_cam": "Grad-CAM",
 }
 
 
@@ -56,6 +57,11 @@ def agreement_rows(agreement: pd.DataFrame) -> list[dict[str, object]]:
     """One row per model and method: the differences to Captum and both timings."""
     table = agreement.pivot_table(index=["model_label", "method"], columns="metric",
                                   values="value", sort=False)
+    models = list(dict.fromkeys(agreement["model_label"]))
+    order = list(TITLES)
+    table = table.sort_index(key=lambda level: level.map(
+        models.index if level.name == "model_label" else
+        (lambda m: order.index(m) if m in order else len(order))))
     return [
         {"model": model, "method": TITLES.get(method, method).replace("\n", " "),
          **row.to_dict()}
