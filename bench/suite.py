@@ -324,4 +324,5 @@ _CHECKS: dict[str, Callable[[object, str, bool], Any]] = {
     "curve_steps": _check_positive_int,
     "threshold": _check_real,
     "fragility_eps": _check_real,
+    "perplexity": _check_real,
 }

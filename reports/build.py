@@ -98,6 +98,7 @@ def build_report(run_dir: str | Path) -> Path:
 
     context = {
         "run": header(meta, jobs, suite_ids),
+        "representation": sections.representation_section(df, artifact),
         "attribution": sections.attribution_section(df, artifact),
         "agreement": sections.agreement_section(df),
         "quality": sections.quality_section(df, artifact),

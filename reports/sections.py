@@ -16,6 +16,7 @@ from reports.curves import NORM_TITLES, curve_label, dimension_figure, robustnes
 from reports.images import examples_figure, fooling_figure
 from reports.maps import agreement_rows, maps_figure
 from reports.quality import quality_figure, quality_rows
+from reports.representation import neighbours_figure, views_figure
 
 ArtifactLoader = Callable[[str, str], dict[str, np.ndarray]]
 # hyperparameters that can tell two curves of the same attack apart
@@ -202,5 +203,23 @@ def quality_section(df: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str
             "rows": rows,
             "masks": any(r["mass_inside_mask"] is not None for r in rows),
             "failed": [r["method"] for r in rows if r["passed"] is False],
+        })
+    return out
+
+
+def representation_section(df: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
+    out = []
+    for job_id, job in _kind(df, "representation").groupby("job_id", sort=False):
+        art = artifact(job_id, "views")
+        metrics = job.set_index("metric")["value"]
+        out.append({
+            "model": job["model_label"].iloc[0],
+            "figure": views_figure(art),
+            "neighbours": neighbours_figure(art),
+            "n": len(art["labels"]),
+            "agree_features": metrics.get("neighbour_label_agreement_features"),
+            "agree_pixels": metrics.get("neighbour_label_agreement_pixels"),
+            "receptive_field": metrics.get("receptive_field"),
+            "layers": [str(s) for s in art["layers"]],
         })
     return out

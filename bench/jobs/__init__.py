@@ -9,6 +9,7 @@ from bench.jobs import (
     fooling,
     maps,
     quality,
+    representation,
     robustness,
     sanity,
     toy,
@@ -17,7 +18,8 @@ from bench.spec import KindSpec
 
 KINDS: dict[str, KindSpec] = {
     m.SPEC.name: m.SPEC
-    for m in (toy, dimension, maps, agreement, quality, robustness, examples, fooling, sanity)
+    for m in (representation, maps, agreement, quality, toy, dimension, robustness, examples,
+              fooling, sanity)
 }
 
 __all__ = ["KINDS"]

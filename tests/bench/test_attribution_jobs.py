@@ -107,3 +107,18 @@ def test_quality_job_scores_maps_against_masks(tmp_path: Path) -> None:
     stages = df[df["metric"] == "randomisation_spearman_abs"]
     assert sorted(stages.loc[stages["method"] == "saliency", "layer"]) == sorted(
         ["net.0", "net.2", "net.5", "net.8", "net.12"])  # every layer with parameters
+
+
+def test_representation_job_stores_every_view(tmp_path: Path) -> None:
+    text = 'name = "rep"\n[[task]]\nkind = "representation"\nmodel = "mnist_cnn"\nn = 120\n'
+    summary = run_suite(suite(text), tmp_path, device="cpu", progress=False)
+    assert not summary.failed
+    rows = load(tmp_path).set_index("metric")["value"]
+    # features group the classes far better than raw pixels (the lecture's point)
+    assert rows["neighbour_label_agreement_features"] > rows["neighbour_label_agreement_pixels"]
+    assert rows["receptive_field"] == 14  # conv5 -> pool2 -> conv5 at net.4
+    art = load_artifact(tmp_path, load_jobs(tmp_path)["job_id"].iloc[0], "views")
+    assert art["embedding"].shape == (120, 2) and art["patches"].shape[:2] == (6, 6)
+    assert art["feature_neighbours"].shape == (4, 5, 1, 28, 28)
+    assert art["occlusion"].shape[0] == 3 and (art["occlusion"] <= 1).all()
+    assert list(art["layers"]) == ["net.1", "net.4"]

@@ -13,8 +13,8 @@ from bench.jobs import KINDS
 from bench.store import load, load_jobs
 from reports import build_report
 
-SECTIONS = ("run", "attribution", "agreement", "quality", "toy", "dimension", "robustness",
-            "examples", "fooling", "sanity")
+SECTIONS = ("run", "representation", "attribution", "agreement", "quality", "toy", "dimension",
+            "robustness", "examples", "fooling", "sanity")
 
 
 def html_of(run: Path) -> str:
@@ -53,14 +53,15 @@ def test_every_section_is_filled_and_self_contained(quick_run: Path) -> None:
     # no section fell back to its empty message
     assert "This suite has no" not in html and "No results:" not in html
     images = re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"', html)
-    # 2 attribution grids, 1 quality figure, dimension, 2 norms, 3 example grids, 1 fooling grid
-    assert len(images) >= 10
+    # 2x2 representation figures, 2 attribution grids, 1 quality figure, dimension, 2 norms,
+    # 3 example grids, 1 fooling grid
+    assert len(images) >= 14
     assert not re.search(r"(src|href)=\"(?!data:|#)", html)  # nothing loaded from elsewhere
     assert "http://" not in html and "https://" not in html
     assert "<script" not in html.lower()
     for text in ("88.08%", "mnist_cnn_at", "L∞ threat model", "L2 threat model",
                  "badge pass", "quick", "shapes_cnn", "Grad-CAM", "max |ours − Captum|",
-                 "randomisation check", "pointing game"):
+                 "randomisation check", "pointing game", "t-SNE", "share the query's class"):
         assert text in html
 
 
