@@ -21,8 +21,8 @@ def views_figure(art: dict[str, np.ndarray]) -> str:
     act_layer, patch_layer = (str(s) for s in art["layers"])
     names = [str(c) for c in art["class_names"]]
     with house_style():
-        fig = plt.figure(figsize=(13.5, 8.6))
-        grid = fig.add_gridspec(2, 6, height_ratios=[1, 1.15], hspace=0.35, wspace=0.25)
+        fig = plt.figure(figsize=(13.5, 12.2))
+        grid = fig.add_gridspec(3, 6, height_ratios=[1, 1.15, 0.9], hspace=0.35, wspace=0.25)
         ax = fig.add_subplot(grid[0, 0:2])
         _show(ax, art["filters"])
         ax.set_title("first-layer filters")
@@ -56,6 +56,20 @@ def views_figure(art: dict[str, np.ndarray]) -> str:
         ax.set_yticks([])
         ax.set_title("t-SNE of penultimate features")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2)
+        moved = art["occluded_activations"]  # (K, gh, gw), one map per channel
+        cols = min(16, len(moved))
+        rows = -(-len(moved) // cols)
+        tiles = np.zeros((rows * (moved.shape[1] + 1), cols * (moved.shape[2] + 1)))
+        for c, channel in enumerate(moved):  # each channel scaled to its own range
+            r, q = divmod(c, cols)
+            tiles[r * (moved.shape[1] + 1):(r + 1) * (moved.shape[1] + 1) - 1,
+                  q * (moved.shape[2] + 1):(q + 1) * (moved.shape[2] + 1) - 1] = _unit(channel)
+        ax = fig.add_subplot(grid[2, :])
+        ax.imshow(tiles, cmap="viridis", interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"mean activation of each channel at {act_layer} as a grey square covers "
+                     "each position of the image above (dark: covering there silences it)")
         return to_data_uri(fig)
 
 

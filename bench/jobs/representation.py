@@ -15,6 +15,7 @@ from attribution.views import (
     first_layer_filters,
     max_patches,
     nearest_neighbours,
+    occluded_activations,
     occlusion_probability_map,
     penultimate_features,
     tsne_embedding,
@@ -52,8 +53,11 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
     labels = y.cpu()
     side = x.shape[-1]
     # a quarter of the side: big enough to hide a stroke or a corner of the object
-    occluded = occlusion_probability_map(model, shown, shown_y, window=max(2, side // 4),
-                                         stride=max(1, side // 14))
+    window, stride = max(2, side // 4), max(1, side // 14)
+    grid_side = (side - window) // stride + 1
+    occluded = occlusion_probability_map(model, shown, shown_y, window=window, stride=stride)
+    # the live-neuron demo: each channel's mean response as the same grey square moves
+    moved = occluded_activations(model, shown[:1], act_layer, window=window, stride=stride)
     art = {
         "filters": filter_grid(first_layer_filters(model)).cpu().numpy(),
         "activation_image": shown[0].cpu().numpy(),
@@ -65,6 +69,7 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
         "queries": x[:QUERIES].cpu().numpy(),  # (Q, C, H, W)
         "feature_neighbours": x.cpu()[by_feature[:QUERIES]].numpy(),  # (Q, k, C, H, W)
         "pixel_neighbours": x.cpu()[by_pixel[:QUERIES]].numpy(),
+        "occluded_activations": moved.T.reshape(-1, grid_side, grid_side).cpu().numpy(),
         "occluded_images": shown.cpu().numpy(),
         "occlusion": occluded.cpu().numpy(),
         "class_names": np.array(model.class_names, dtype=str),

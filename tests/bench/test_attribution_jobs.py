@@ -120,5 +120,6 @@ def test_representation_job_stores_every_view(tmp_path: Path) -> None:
     art = load_artifact(tmp_path, load_jobs(tmp_path)["job_id"].iloc[0], "views")
     assert art["embedding"].shape == (120, 2) and art["patches"].shape[:2] == (6, 6)
     assert art["feature_neighbours"].shape == (4, 5, 1, 28, 28)
-    assert art["occlusion"].shape[0] == 3 and (art["occlusion"] <= 1).all()
+    assert art["occlusion"].shape == (3, 11, 11) and (art["occlusion"] <= 1).all()
+    assert art["occluded_activations"].shape == (32, 11, 11)  # net.1 has 32 channels
     assert list(art["layers"]) == ["net.1", "net.4"]
