@@ -21,8 +21,10 @@ def views_figure(art: dict[str, np.ndarray]) -> str:
     act_layer, patch_layer = (str(s) for s in art["layers"])
     names = [str(c) for c in art["class_names"]]
     with house_style():
-        fig = plt.figure(figsize=(13.5, 12.2))
-        grid = fig.add_gridspec(3, 6, height_ratios=[1, 1.15, 0.9], hspace=0.35, wspace=0.25)
+        live = "occluded_activations" in art  # absent from runs stored before it existed
+        fig = plt.figure(figsize=(13.5, 12.2 if live else 8.6))
+        heights = [1, 1.15, 0.9] if live else [1, 1.15]
+        grid = fig.add_gridspec(len(heights), 6, height_ratios=heights, hspace=0.35, wspace=0.25)
         ax = fig.add_subplot(grid[0, 0:2])
         _show(ax, art["filters"])
         ax.set_title("first-layer filters")
@@ -56,6 +58,8 @@ def views_figure(art: dict[str, np.ndarray]) -> str:
         ax.set_yticks([])
         ax.set_title("t-SNE of penultimate features")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2)
+        if not live:
+            return to_data_uri(fig)
         moved = art["occluded_activations"]  # (K, gh, gw), one map per channel
         cols = min(16, len(moved))
         rows = -(-len(moved) // cols)
