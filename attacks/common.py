@@ -9,7 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.checks import check_choice, check_count, check_images, check_labels, check_nonnegative
+from zoo.checks import (  # noqa: F401  (check_generator: re-exported for the attacks)
+    check_choice,
+    check_count,
+    check_generator,
+    check_images,
+    check_labels,
+    check_nonnegative,
+)
 from zoo.guard import check_model, num_classes, warn_if_training
 
 NORMS = ("linf", "l2")
@@ -113,11 +120,3 @@ def random_start(
     return (x + delta).clamp(0.0, 1.0)
 
 
-def check_generator(generator: object, x: torch.Tensor) -> torch.Generator | None:
-    if generator is None:
-        return None
-    if not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    if generator.device.type != x.device.type:
-        raise ValueError(f"generator is on {generator.device}, x is on {x.device}")
-    return generator

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.checks import check_images, check_labels
+from zoo.checks import check_generator, check_images, check_labels  # noqa: F401
 from zoo.guard import check_model, num_classes, warn_if_training
 from zoo.hooks import get_layer
 
@@ -41,14 +41,6 @@ def check_layer(model: nn.Module, layer: object) -> nn.Module:
     return get_layer(model, layer)
 
 
-def check_generator(generator: object, x: torch.Tensor) -> torch.Generator | None:
-    if generator is None:
-        return None
-    if not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    if generator.device.type != x.device.type:
-        raise ValueError(f"generator is on {generator.device}, x is on {x.device}")
-    return generator
 
 
 def target_scores(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ from zoo.checks import (
     check_choice,
     check_count,
     check_eps_grid,
+    check_generator,
     check_images,
     check_labels,
     check_nonnegative,
@@ -15,9 +16,9 @@ from zoo.models import build_model, list_models, load_model, model_spec, registe
 from zoo.normalize import Classifier, Normalize
 
 __all__ = [
-    "DATASETS", "PHOTOS", "Classifier", "HookSet", "ModelState", "Normalize", "build_model",
-    "check_choice", "check_count", "check_eps_grid", "check_images", "check_labels",
-    "check_model", "check_nonnegative", "find_modules", "frozen_parameters", "get_layer",
-    "list_datasets", "list_models", "load_dataset", "load_masks", "load_model", "model_spec",
-    "num_classes", "register_model", "warn_if_training",
+    "Classifier", "DATASETS", "HookSet", "ModelState", "Normalize", "PHOTOS", "build_model",
+    "check_choice", "check_count", "check_eps_grid", "check_generator", "check_images",
+    "check_labels", "check_model", "check_nonnegative", "find_modules", "frozen_parameters",
+    "get_layer", "list_datasets", "list_models", "load_dataset", "load_masks", "load_model",
+    "model_spec", "num_classes", "register_model", "warn_if_training",
 ]

@@ -85,3 +85,14 @@ def check_eps_grid(eps: object, name: str = "eps") -> list[float]:
     if not isinstance(eps, (list, tuple)) or not eps:
         raise ValueError(f"{name} must be a non-empty list of numbers, got {eps!r}")
     return sorted(check_nonnegative(e, f"{name}[{i}]") for i, e in enumerate(eps))
+
+
+def check_generator(generator: object, x: torch.Tensor) -> torch.Generator | None:
+    """``None`` or a ``torch.Generator`` on the same kind of device as ``x``."""
+    if generator is None:
+        return None
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if generator.device.type != x.device.type:
+        raise ValueError(f"generator is on {generator.device}, x is on {x.device}")
+    return generator

@@ -4,7 +4,6 @@ wrappers that count or break forward passes."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -43,21 +42,6 @@ class RaisingModel(CountingModel):
             self.calls += 1
             raise RuntimeError("forward failed on purpose")
         return super().forward(x)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Run these tests on one intra-op thread, restored after each module.
-
-    On the shared 2-core machine two OpenMP threads wait on each other whenever another
-    process holds a core: PGD-10 on 50 images took 3.4 s with 2 threads and 0.46 s with 1.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ that count forward passes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,18 +13,6 @@ from torch import nn
 
 import attribution
 import zoo
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """One intra-op thread, restored after each module: on the shared 2-core machine two
-    threads wait on each other whenever another process holds a core (4-8x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class CountingModel(nn.Module):

@@ -3,24 +3,13 @@ a few hundred test digits, and a model wrapper that counts forward passes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
 from torch import nn
 
 import zoo
-
-
-@pytest.fixture(autouse=True, scope="module")
-def views_one_thread() -> Iterator[None]:
-    """One intra-op thread, restored afterwards: the test machine has two shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class Counting(nn.Module):
