@@ -3,6 +3,9 @@ input gradient of the summed target scores."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -65,3 +68,17 @@ def input_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> t
         scores = target_scores(model(x), target)
         (grad,) = torch.autograd.grad(scores.sum(), x)
     return grad.detach()
+
+
+def output_keeper(layer: str, captured: list[torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """A forward hook that appends ``layer``'s output to ``captured`` and hands the rest of the
+    network a copy, so downstream in-place ops (ResNet's ``out += identity``) cannot rewrite
+    the tensor whose gradient is taken."""
+
+    def keep(module: nn.Module, args: tuple[Any, ...], out: Any) -> torch.Tensor:
+        if not isinstance(out, torch.Tensor):
+            raise ValueError(f"layer {layer!r} must output one tensor, got {type(out).__name__}")
+        captured.append(out)
+        return out.clone()
+
+    return keep

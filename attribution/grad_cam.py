@@ -4,14 +4,12 @@ maps weighted by the spatial mean of the target score's gradient on each."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torchvision.transforms.v2.functional as TF
 from torch import nn
 from torchvision.transforms import InterpolationMode
 
-from attribution.common import check_inputs, check_layer, target_scores
+from attribution.common import check_inputs, check_layer, output_keeper, target_scores
 from attribution.registry import register
 from zoo.hooks import HookSet
 
@@ -42,15 +40,8 @@ def grad_cam(
     if not isinstance(relu, bool):
         raise ValueError(f"relu must be a bool, got {relu!r}")
     captured: list[torch.Tensor] = []
-
-    def capture(mod: nn.Module, args: tuple[Any, ...], out: Any) -> torch.Tensor:
-        if not isinstance(out, torch.Tensor):
-            raise ValueError(f"layer {layer!r} must output one tensor, got {type(out).__name__}")
-        captured.append(out)
-        return out.clone()
-
     with HookSet() as hooks, torch.enable_grad():
-        hooks.forward(module, capture)
+        hooks.forward(module, output_keeper(layer, captured))
         scores = target_scores(model(x.detach().requires_grad_(True)), target)
         if len(captured) != 1:
             raise ValueError(f"layer {layer!r} ran {len(captured)} times in one forward pass; "

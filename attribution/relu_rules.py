@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from attribution.common import check_inputs, check_layer, target_scores
+from attribution.common import check_inputs, check_layer, output_keeper, target_scores
 from zoo.checks import check_images
 from zoo.guard import check_model, warn_if_training
 from zoo.hooks import HookSet, find_modules
@@ -163,17 +163,10 @@ def relu_rule_gradient(
     x = x.detach().requires_grad_(True)
     captured: list[torch.Tensor] = []
 
-    def capture(mod: nn.Module, args: tuple[Any, ...], out: Any) -> torch.Tensor:
-        if not isinstance(out, torch.Tensor):
-            raise ValueError(f"layer {layer!r} must output one tensor, got {type(out).__name__}")
-        captured.append(out)
-        # downstream in-place ops (ResNet's `out += identity`) get a copy, not our tensor
-        return out.clone()
-
     with relu_rule(relus, rule), HookSet() as hooks, torch.enable_grad():
         # registered after the rule's hooks, so a ReLU layer is captured after its override
         if module is not None:
-            hooks.forward(module, capture)
+            hooks.forward(module, output_keeper(layer, captured))
         logits = model(x)
         if module is None:
             scores = target_scores(logits, target)

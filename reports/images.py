@@ -10,7 +10,7 @@ from reports.plotting import house_style, to_data_uri
 GOOD, BAD = "#1a7f37", "#c62828"
 
 
-def _show(ax: plt.Axes, image: np.ndarray, **kwargs: object) -> None:
+def show_image(ax: plt.Axes, image: np.ndarray, **kwargs: object) -> None:
     """One ``(C, H, W)`` image, grey for one channel, RGB for three; no ticks."""
     if image.shape[0] == 1:
         ax.imshow(image[0], cmap=kwargs.pop("cmap", "gray"), interpolation="nearest", **kwargs)
@@ -47,11 +47,11 @@ def examples_figure(art: dict[str, np.ndarray], *, eps: float, norm: str) -> str
             ]
             for row, (image, pred, conf) in enumerate(cells):
                 ax = axes[row, i]
-                _show(ax, image, vmin=0, vmax=1)
+                show_image(ax, image, vmin=0, vmax=1)
                 ax.set_xlabel(f"{names[pred]}  {conf:.0%}", color=GOOD if pred == label else BAD,
                               fontsize=10, labelpad=3)
             ax = axes[2, i]
-            _show(ax, _perturbation(delta[i]), cmap="RdBu_r", vmin=-scale, vmax=scale)
+            show_image(ax, _perturbation(delta[i]), cmap="RdBu_r", vmin=-scale, vmax=scale)
             if norm == "linf":
                 size, which = float(np.abs(delta[i]).max()), "∞"
             else:

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from reports.images import BAD, GOOD, _show
+from reports.images import BAD, GOOD, show_image
 from reports.plotting import house_style, to_data_uri
 
 # in the lecture's order, which the tables follow too
@@ -41,11 +41,11 @@ def maps_figure(art: dict[str, np.ndarray]) -> str:
         fig, axes = plt.subplots(n, cols, figsize=(1.25 * cols, 1.35 * n + 0.4), squeeze=False)
         for i in range(n):
             label, pred = int(art["label"][i]), int(art["pred"][i])
-            _show(axes[i, 0], images[i], vmin=0, vmax=1)
+            show_image(axes[i, 0], images[i], vmin=0, vmax=1)
             axes[i, 0].set_ylabel(f"{names[pred]} {float(art['confidence'][i]):.0%}",
                                   color=GOOD if pred == label else BAD, fontsize=9)
             for j, method in enumerate(methods, start=1):
-                _show(axes[i, j], display_map(method, art[f"map_{method}"][i])[None],
+                show_image(axes[i, j], display_map(method, art[f"map_{method}"][i])[None],
                       cmap="inferno", vmin=0, vmax=1)
         for j, method in enumerate(["image", *methods]):
             axes[0, j].set_title(TITLES.get(method, method), fontsize=9)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from reports.images import _show
+from reports.images import show_image
 from reports.plotting import PALETTE, house_style, to_data_uri
 
 
@@ -26,13 +26,13 @@ def views_figure(art: dict[str, np.ndarray]) -> str:
         heights = [1, 1.15, 0.9] if live else [1, 1.15]
         grid = fig.add_gridspec(len(heights), 6, height_ratios=heights, hspace=0.35, wspace=0.25)
         ax = fig.add_subplot(grid[0, 0:2])
-        _show(ax, art["filters"])
+        show_image(ax, art["filters"])
         ax.set_title("first-layer filters")
         ax = fig.add_subplot(grid[0, 2])
-        _show(ax, art["activation_image"], vmin=0, vmax=1)
+        show_image(ax, art["activation_image"], vmin=0, vmax=1)
         ax.set_title("image")
         ax = fig.add_subplot(grid[0, 3:5])
-        _show(ax, _unit(art["activations"]), cmap="gray")
+        show_image(ax, _unit(art["activations"]), cmap="gray")
         ax.set_title(f"its activations at {act_layer}")
         occ = fig.add_subplot(grid[0, 5])
         # each map scaled to its own range: a confident model may lose only a few percent
@@ -45,7 +45,7 @@ def views_figure(art: dict[str, np.ndarray]) -> str:
         patches = art["patches"]  # (channels, k, C, rh, rw)
         rows = [np.concatenate([_unit(p) for p in channel], axis=-1) for channel in patches]
         ax = fig.add_subplot(grid[1, 0:3])
-        _show(ax, np.concatenate(rows, axis=-2))
+        show_image(ax, np.concatenate(rows, axis=-2))
         ax.set_title(f"top patches of channels 0-{len(patches) - 1} at {patch_layer}")
         ax = fig.add_subplot(grid[1, 3:6])
         emb, labels = art["embedding"], art["labels"]
@@ -85,10 +85,10 @@ def neighbours_figure(art: dict[str, np.ndarray]) -> str:
         fig, axes = plt.subplots(q, 2 * k + 1, figsize=(0.95 * (2 * k + 1), 1.0 * q + 0.4),
                                  squeeze=False)
         for i in range(q):
-            _show(axes[i, 0], queries[i], vmin=0, vmax=1)
+            show_image(axes[i, 0], queries[i], vmin=0, vmax=1)
             for j in range(k):
-                _show(axes[i, 1 + j], feats[i, j], vmin=0, vmax=1)
-                _show(axes[i, 1 + k + j], pixels[i, j], vmin=0, vmax=1)
+                show_image(axes[i, 1 + j], feats[i, j], vmin=0, vmax=1)
+                show_image(axes[i, 1 + k + j], pixels[i, j], vmin=0, vmax=1)
         axes[0, 0].set_title("query", fontsize=9)
         axes[0, 1 + k // 2].set_title("nearest in feature space", fontsize=9)
         axes[0, 1 + k + k // 2].set_title("nearest in pixel space", fontsize=9)

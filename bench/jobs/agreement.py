@@ -4,6 +4,7 @@ element-wise (max abs difference, relative error) and by rank (Spearman)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 from scipy.stats import spearmanr
@@ -28,7 +29,7 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     return sum(values) / len(values)
 
 
-def _timed(fn, ctx: RunContext) -> tuple[torch.Tensor, float]:  # noqa: ANN001
+def _timed(fn: Callable[[], torch.Tensor], ctx: RunContext) -> tuple[torch.Tensor, float]:
     start = time.perf_counter()
     out = fn()
     ctx.sync()

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from attribution import get_method, list_methods
+from attribution import get_method, list_methods, upsample
 from bench.context import RunContext
 
 # suite keys and their defaults; each method reads only its own
@@ -76,8 +76,6 @@ def method_kwargs(
 
 def as_input_shaped(name: str, attribution: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Layer-shaped maps (Grad-CAM) upsampled to the image, so all maps can sit side by side."""
-    from attribution import upsample
-
     if get_method(name).output == "layer":
         return upsample(attribution, size)
     return attribution

@@ -5,6 +5,7 @@ them), and fragility under a small label-preserving FGSM step; every method on o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,9 @@ from bench.jobs.method_params import (
 from bench.spec import REQUIRED, Job, JobOutput, KindSpec
 
 
-def input_shaped_method(name: str, kwargs: dict[str, Any]):  # noqa: ANN201
+def input_shaped_method(
+    name: str, kwargs: dict[str, Any]
+) -> Callable[[torch.nn.Module, torch.Tensor, Any], torch.Tensor]:
     """``fn(model, x, target)`` returning an input-shaped map (Grad-CAM upsampled), with a
     fresh copy of a random method's generator for every call, so each call sees the same noise
     and only the model or the input differs."""
@@ -41,7 +44,7 @@ def input_shaped_method(name: str, kwargs: dict[str, Any]):  # noqa: ANN201
     def call(model: torch.nn.Module, x: torch.Tensor, target: Any) -> torch.Tensor:
         if state is not None:
             generator.set_state(state)
-        return as_input_shaped(name, fn(model, x, target, **{**kwargs}), tuple(x.shape[-2:]))
+        return as_input_shaped(name, fn(model, x, target, **kwargs), tuple(x.shape[-2:]))
 
     return call
 
@@ -81,8 +84,9 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
         add("fragility_kept", int(frag.kept.sum()))
 
         if masks is not None:
-            add("mass_inside_mask", localisation(maps, masks, mode="absolute").mean_mass_inside)
-            add("pointing_game", localisation(maps, masks, mode="absolute").pointing_accuracy)
+            located = localisation(maps, masks, mode="absolute")
+            add("mass_inside_mask", located.mean_mass_inside)
+            add("pointing_game", located.pointing_accuracy)
             add("segmentation_iou", segmentation_iou(maps, masks).mean_iou)
     if masks is not None:
         share = masks.float().mean()  # what a uniform map scores: the baseline to beat

@@ -10,7 +10,7 @@ from attribution import list_methods
 from bench.jobs.method_params import last_conv, resolve_methods
 from bench.runner import run_suite
 from bench.store import load, load_artifact, load_jobs
-from bench.suite import SuiteError, parse_suite
+from bench.suite import Suite, SuiteError, parse_suite
 
 SUITE = """
 name = "attr"
@@ -25,7 +25,7 @@ n = 3
 """
 
 
-def suite(text: str):  # noqa: ANN201
+def suite(text: str) -> Suite:
     import tomllib
 
     return parse_suite(tomllib.loads(text), path=Path("attr.toml"), source=text)
