@@ -94,7 +94,10 @@ def _make_optimizer(name: str, x: torch.Tensor, lr: float) -> torch.optim.Optimi
     if name == "adam":
         return torch.optim.Adam([x], lr=lr)
     if name == "lbfgs":
-        return torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=20,
+        # max_eval must be given: its default (max_iter * 5 // 4 = 1) leaves the line search
+        # no evaluation to backtrack with, so a rejected first trial returns t = 0 and every
+        # later step repeats it (the run stalls)
+        return torch.optim.LBFGS([x], lr=lr, max_iter=1, max_eval=25, history_size=20,
                                  line_search_fn="strong_wolfe")
     raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
 
