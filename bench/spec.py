@@ -47,7 +47,8 @@ class Job:
     def label(self) -> str:
         """A short human name for progress bars and logs."""
         parts = [self.kind] + [
-            str(self.params[k]) for k in ("model", "attack", "norm") if k in self.params
+            str(self.params[k]) for k in ("model", "attack", "norm", "method")
+            if k in self.params
         ]
         return " ".join(parts)
 

@@ -35,6 +35,7 @@ import zoo
 from attacks import get_attack
 from bench.jobs import KINDS
 from bench.spec import REQUIRED, Job, KindSpec
+from generative import get_method as get_generative
 from zoo.checks import check_eps_grid, check_nonnegative
 
 log = logging.getLogger(__name__)
@@ -294,6 +295,19 @@ def _check_methods(value: object, key: str, grid: bool) -> str | list[str]:
     return [get_method(name).name for name in names]
 
 
+def _check_generative(value: object, key: str, grid: bool) -> str:
+    return get_generative(value).name  # type: ignore[arg-type]
+
+
+def _check_parts(value: object, key: str, grid: bool) -> list[str]:
+    from bench.jobs.gallery import PARTS
+
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or any(v not in PARTS for v in names):
+        raise ValueError(f"{key} must be a non-empty list of {', '.join(PARTS)}; got {value!r}")
+    return list(names)
+
+
 _CHECKS: dict[str, Callable[[object, str, bool], Any]] = {
     "model": _check_model,
     "attack": _check_attack,
@@ -325,4 +339,13 @@ _CHECKS: dict[str, Callable[[object, str, bool], Any]] = {
     "threshold": _check_real,
     "fragility_eps": _check_real,
     "perplexity": _check_real,
+    "method": _check_generative,
+    "sizes": _check_positive_int_list,
+    "steps_grid": _check_positive_int_list,
+    "parts": _check_parts,
+    "classes_shown": _check_positive_int,
+    "inversion_steps": _check_positive_int,
+    "dream_steps": _check_positive_int,
+    "style_steps": _check_positive_int,
+    "photo_size": _check_positive_int,
 }

@@ -18,19 +18,19 @@ from generative.result import GenResult
 
 
 @register("class_model", paper="Simonyan et al. 2014", inputs="class",
-          optimizers=("sgd", "adam"))
+          optimizers=("adam", "sgd"))
 def class_model(
     model: nn.Module,
     target: int | Sequence[int] | torch.Tensor,
     *,
     steps: int = 100,
-    lr: float = 0.05,
+    lr: float = 0.02,
     l2: float = 1e-3,
     regularisers: Sequence[Regulariser] = (),
     shape: tuple[int, int, int] | None = None,
     init: torch.Tensor | None = None,
     noise: float = 0.05,
-    optimizer: str = "sgd",
+    optimizer: str = "adam",
     generator: torch.Generator | None = None,
 ) -> GenResult:
     """Maximise ``S_c(x) - l2 ||x - centre||^2`` for each class ``c`` in ``target``, one image
@@ -40,7 +40,11 @@ def class_model(
     The objective minimised is the terms ``score = -sum_i S_{c_i}(x_i)`` and
     ``l2 = l2 * sum_i ||x_i - centre||^2``. ``optimizer="sgd"`` is normalised gradient ascent:
     each image's gradient is divided by its RMS, so ``lr`` is in pixel units per step
-    whatever the scale of the logits; ``"adam"`` is plain Adam with ``lr``. The start is
+    whatever the scale of the logits; ``"adam"`` (the default) is plain Adam with ``lr``.
+    Measured on the shipped models (100 steps): both make every class model read as its
+    class on mnist_cnn, but normalised steps of 0.05 overshoot on shapes_cnn from a noisy
+    start (the score falls for the first steps of 2 of its 4 classes), while Adam at 0.02
+    rises from the first step for all 4 and reaches higher scores. The start is
     ``init`` when given, else the neutral image plus ``noise * randn`` from ``generator``.
     The paper starts from the zero image itself (``noise=0``), but a ReLU network whose
     first-layer units are all off at the mean image (the shipped ``shapes_cnn`` is one) has an

@@ -18,7 +18,7 @@ from generative.result import GenResult
 
 
 @register("neuron_visualisation", paper="Yosinski et al. 2015", inputs="unit",
-          optimizers=("sgd", "adam"))
+          optimizers=("adam", "sgd"))
 def neuron_visualisation(
     model: nn.Module,
     layer: str,
@@ -26,13 +26,13 @@ def neuron_visualisation(
     *,
     position: tuple[int, int] | None = None,
     steps: int = 100,
-    lr: float = 0.05,
+    lr: float = 0.02,
     l2: float = 1e-3,
     regularisers: Sequence[Regulariser] = (),
     shape: tuple[int, int, int] | None = None,
     init: torch.Tensor | None = None,
     noise: float = 0.1,
-    optimizer: str = "sgd",
+    optimizer: str = "adam",
     generator: torch.Generator | None = None,
 ) -> GenResult:
     """Maximise the activation of ``channel`` of ``layer``, one image per channel: its mean

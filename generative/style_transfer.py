@@ -47,6 +47,11 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (c * h * w)
 
 
+def _squared_norm(t: torch.Tensor) -> torch.Tensor:
+    """Each image's squared L2 norm, ``(N,)``."""
+    return t.square().flatten(1).sum(dim=1)
+
+
 @register(NAME, paper="Gatys et al. 2016", inputs="pair", optimizers=("lbfgs", "adam"))
 def style_transfer(
     model: nn.Module,
@@ -67,10 +72,14 @@ def style_transfer(
 ) -> GenResult:
     """Paint ``content`` in the style of ``style``.
 
-    Terms: ``content``, ``content_weight`` times the mean squared difference of the
-    activations at ``content_layer``; ``style``, ``style_weight`` times the sum over
-    ``style_layers`` (equal weights) of the mean squared difference of Gram matrices; ``tv``,
-    ``tv_weight`` times ``TV_1`` per pixel, averaged over the images. ``init="content"``
+    Terms: ``content``, ``content_weight`` times the squared distance of the activations at
+    ``content_layer`` from the content image's, relative to their squared norm; ``style``,
+    ``style_weight`` times the sum over ``style_layers`` (equal weights) of the squared
+    distance of Gram matrices from the style image's, relative to theirs; ``tv``,
+    ``tv_weight`` times ``TV_1`` per pixel; each averaged over the images. Gatys et al. divide
+    by layer sizes instead, which leaves a weight ratio that depends on the network (their
+    alpha/beta of 1e-3 to 1e-4 is for VGG-19); relative distances make one set of weights
+    work on any model: each term starts near 1 where it is not satisfied. ``init="content"``
     starts from the content image, ``"noise"`` from the neutral image plus ``noise`` times
     Gaussian noise from ``generator``. ``lr`` defaults to ``DEFAULT_LR[optimizer]``.
 
@@ -115,14 +124,19 @@ def style_transfer(
         with torch.no_grad():  # the targets, once, up front
             model(content)
             content_target = outputs[content_layer].detach().clone()
+            # (N,), kept away from zero for an all-zero target
+            content_norm = _squared_norm(content_target).clamp_min(1e-12)
             model(style)
             style_targets = {k: gram_matrix(outputs[k]).detach() for k in style_layers}
+            style_norms = {k: _squared_norm(g).clamp_min(1e-12)  # (1 or N,)
+                           for k, g in style_targets.items()}
 
         def objective(image: torch.Tensor, step: int) -> Mapping[str, torch.Tensor]:
             model(image)  # one forward records every layer
-            content_loss = (outputs[content_layer] - content_target).square().mean()
+            content_loss = (_squared_norm(outputs[content_layer] - content_target)
+                            / content_norm).mean()
             style_loss = torch.stack([
-                (gram_matrix(outputs[k]) - style_targets[k]).square().mean()
+                (_squared_norm(gram_matrix(outputs[k]) - style_targets[k]) / style_norms[k]).mean()
                 for k in style_layers
             ]).sum()  # a (1, C, C) style target broadcasts over the batch
             tv = total_variation(image, 1.0).mean() / pixels

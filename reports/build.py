@@ -102,6 +102,8 @@ def build_report(run_dir: str | Path) -> Path:
         "attribution": sections.attribution_section(df, artifact),
         "agreement": sections.agreement_section(df),
         "quality": sections.quality_section(df, artifact),
+        "generative": sections.generative_section(df, artifact),
+        "stress": sections.stress_section(df),
         "toy": sections.toy_section(df),
         "dimension": sections.dimension_section(df),
         "robustness": sections.robustness_section(df),

@@ -13,10 +13,18 @@ import numpy as np
 import pandas as pd
 
 from reports.curves import NORM_TITLES, curve_label, dimension_figure, robustness_figure
+from reports.generative import (
+    class_models_figure,
+    inversion_figure,
+    losses_figure,
+    neurons_figure,
+    photos_figure,
+)
 from reports.images import examples_figure, fooling_figure
 from reports.maps import agreement_rows, maps_figure
 from reports.quality import quality_figure, quality_rows
 from reports.representation import neighbours_figure, views_figure
+from reports.stress import scaling_figure, stress_rows
 
 ArtifactLoader = Callable[[str, str], dict[str, np.ndarray]]
 # hyperparameters that can tell two curves of the same attack apart
@@ -223,3 +231,53 @@ def representation_section(df: pd.DataFrame, artifact: ArtifactLoader) -> list[d
             "layers": [str(s) for s in art["layers"]],
         })
     return out
+
+
+def generative_section(df: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
+    """Per gallery job: the figures of each part it has, and the inversion table."""
+    out = []
+    for job_id, job in _kind(df, "gallery").groupby("job_id", sort=False):
+        art = artifact(job_id, "gallery")
+        metric = job["metric"]
+        classes = job[(job["method"] == "class_model") & (metric == "target_probability")]
+        probability = dict(zip(_column(classes, "variant"), classes["value"], strict=True))
+        inversion = job[job["method"] == "feature_inversion"]
+        index = [c for c in ("depth", "layer") if c in inversion]
+        inversion_rows = [] if inversion.empty or not index else inversion.pivot_table(
+            index=index, columns="metric", values="value", sort=False).reset_index().to_dict(
+            "records")
+        style = job[(job["method"] == "style_transfer")]
+        evaluations = dict(zip(_column(style[style["metric"] == "evaluations"], "optimizer"),
+                               style.loc[style["metric"] == "evaluations", "value"], strict=True))
+        dream_steps = _column(job, "dream_steps").dropna()
+        out.append({
+            "model": job["model_label"].iloc[0],
+            "class_names": [str(c) for c in art.get("class_names", [])],
+            "class_models": class_models_figure(art, probability),
+            "neurons": neurons_figure(art),
+            "neuron_layers": [str(s) for s in art.get("neuron_layers", [])],
+            "inversion": inversion_figure(art),
+            "inversion_rows": inversion_rows,
+            "photos": photos_figure(art),
+            "dream_layer": str(art["dream_layer"][0]) if "dream_layer" in art else None,
+            "style_layers": [str(s) for s in art.get("style_layers", [])],
+            "style": [{"optimizer": {"lbfgs": "L-BFGS", "adam": "Adam"}.get(o, o),
+                       **g.set_index("metric")["value"].to_dict()}
+                      for o, g in style.groupby("optimizer", sort=False)]
+            if "optimizer" in style else [],
+            "losses": losses_figure(art, evaluations=evaluations, dream_steps=int(
+                dream_steps.iloc[0]) if len(dream_steps) else None),
+        })
+    return out
+
+
+def stress_section(df: pd.DataFrame) -> dict[str, Any] | None:
+    """The stress table (every setting, failures marked) and the scaling figure."""
+    stress = _kind(df, "stress")
+    if stress.empty:
+        return None
+    rows = stress_rows(stress)
+    figure, size = scaling_figure(rows)
+    sources = sorted(set(_column(stress, "memory_source").dropna()))
+    return {"rows": rows, "figure": figure, "depth_size": size, "memory_sources": sources,
+            "failed": [r for r in rows if not r["finite"]]}

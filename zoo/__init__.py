@@ -9,16 +9,25 @@ from zoo.checks import (
     check_labels,
     check_nonnegative,
 )
-from zoo.datasets import DATASETS, PHOTOS, list_datasets, load_dataset, load_masks
+from zoo.datasets import (
+    BUNDLED_PHOTOS,
+    DATASETS,
+    PHOTOS,
+    list_datasets,
+    load_dataset,
+    load_masks,
+    load_photo,
+)
 from zoo.guard import ModelState, check_model, frozen_parameters, num_classes, warn_if_training
-from zoo.hooks import HookSet, find_modules, get_layer
+from zoo.hooks import HookSet, feature_layers, find_modules, get_layer
 from zoo.models import build_model, list_models, load_model, model_spec, register_model
 from zoo.normalize import Classifier, Normalize
 
 __all__ = [
-    "Classifier", "DATASETS", "HookSet", "ModelState", "Normalize", "PHOTOS", "build_model",
-    "check_choice", "check_count", "check_eps_grid", "check_generator", "check_images",
-    "check_labels", "check_model", "check_nonnegative", "find_modules", "frozen_parameters",
-    "get_layer", "list_datasets", "list_models", "load_dataset", "load_masks", "load_model",
-    "model_spec", "num_classes", "register_model", "warn_if_training",
+    "BUNDLED_PHOTOS", "Classifier", "DATASETS", "HookSet", "ModelState", "Normalize", "PHOTOS",
+    "build_model", "check_choice", "check_count", "check_eps_grid", "check_generator",
+    "check_images", "check_labels", "check_model", "check_nonnegative", "feature_layers",
+    "find_modules", "frozen_parameters", "get_layer", "list_datasets", "list_models",
+    "load_dataset", "load_masks", "load_model", "load_photo", "model_spec", "num_classes",
+    "register_model", "warn_if_training",
 ]

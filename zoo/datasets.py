@@ -91,14 +91,26 @@ def _photo_array(name: str) -> np.ndarray:
     return np.asarray(getattr(skimage.data, name)())[..., :3]  # (H, W, 3) uint8
 
 
+# colour images shipped inside scikit-image that need no download: the labelled photos, plus
+# two textures that serve as style images
+BUNDLED_PHOTOS = (*PHOTOS, "immunohistochemistry", "hubble_deep_field")
+
+
+def load_photo(name: str, size: int = 224) -> torch.Tensor:
+    """One colour image bundled with scikit-image, float ``(3, size, size)`` in ``[0, 1]``:
+    the shorter side resized to ``size``, then a centre crop."""
+    if name not in BUNDLED_PHOTOS:
+        raise KeyError(f"unknown photo {name!r}; bundled: {', '.join(BUNDLED_PHOTOS)}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive integer, got {size!r}")
+    img = torch.from_numpy(_photo_array(name).copy()).permute(2, 0, 1).float() / 255.0
+    img = TF.resize(img, [size], antialias=True)  # shorter side -> size
+    return TF.center_crop(img, [size, size]).clamp_(0, 1)
+
+
 def _photos(split: str, size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     side = 224 if size is None else size
-    images = []
-    for name in PHOTOS:
-        img = torch.from_numpy(_photo_array(name).copy()).permute(2, 0, 1).float() / 255.0
-        img = TF.resize(img, [side], antialias=True)  # shorter side -> side
-        images.append(TF.center_crop(img, [side, side]).clamp_(0, 1))
-    x = torch.stack(images)
+    x = torch.stack([load_photo(name, side) for name in PHOTOS])
     y = torch.tensor([label for label, _ in PHOTOS.values()], dtype=torch.int64)
     return x, y
 

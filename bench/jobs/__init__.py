@@ -7,19 +7,21 @@ from bench.jobs import (
     dimension,
     examples,
     fooling,
+    gallery,
     maps,
     quality,
     representation,
     robustness,
     sanity,
+    stress,
     toy,
 )
 from bench.spec import KindSpec
 
 KINDS: dict[str, KindSpec] = {
     m.SPEC.name: m.SPEC
-    for m in (representation, maps, agreement, quality, toy, dimension, robustness, examples,
-              fooling, sanity)
+    for m in (representation, maps, agreement, quality, gallery, stress, toy, dimension,
+              robustness, examples, fooling, sanity)
 }
 
 __all__ = ["KINDS"]

@@ -13,12 +13,19 @@ from bench.jobs import KINDS
 from bench.store import load, load_jobs
 from reports import build_report
 
-SECTIONS = ("run", "representation", "attribution", "agreement", "quality", "toy", "dimension",
-            "robustness", "examples", "fooling", "sanity")
+SECTIONS = ("run", "representation", "attribution", "agreement", "quality", "generative",
+            "stress", "toy", "dimension", "robustness", "examples", "fooling", "sanity")
+
+
+IMAGE = r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"'
 
 
 def html_of(run: Path) -> str:
     return (run / "index.html").read_text(encoding="utf-8")
+
+
+def section_of(html: str, section: str) -> str:
+    return html.split(f'<section id="{section}">', 1)[1].split("</section>", 1)[0]
 
 
 def test_quick_run_stores_every_kind_and_no_failure(quick_run: Path) -> None:
@@ -52,16 +59,19 @@ def test_every_section_is_filled_and_self_contained(quick_run: Path) -> None:
         assert f'<section id="{section}">' in html
     # no section fell back to its empty message
     assert "This suite has no" not in html and "No results:" not in html
-    images = re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"', html)
+    images = re.findall(IMAGE, html)
     # 2x2 representation figures, 2 attribution grids, 1 quality figure, dimension, 2 norms,
-    # 3 example grids, 1 fooling grid
-    assert len(images) >= 14
+    # 3 example grids, 1 fooling grid, at least 1 gallery figure, 1 stress figure
+    assert len(images) >= 16
+    assert len(re.findall(IMAGE, section_of(html, "generative"))) >= 1
+    assert len(re.findall(IMAGE, section_of(html, "stress"))) == 1
     assert not re.search(r"(src|href)=\"(?!data:|#)", html)  # nothing loaded from elsewhere
     assert "http://" not in html and "https://" not in html
     assert "<script" not in html.lower()
     for text in ("88.08%", "mnist_cnn_at", "L∞ threat model", "L2 threat model",
                  "badge pass", "quick", "shapes_cnn", "Grad-CAM", "max |ours − Captum|",
-                 "randomisation check", "pointing game", "t-SNE", "share the query's class"):
+                 "randomisation check", "pointing game", "t-SNE", "share the query's class",
+                 "Images made by optimisation", "Generative methods under stress", "s/step"):
         assert text in html
 
 
