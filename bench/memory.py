@@ -1,10 +1,18 @@
 """Peak memory of a block of work: CUDA's peak allocated bytes on a GPU, the process's
 resident set sampled by a background thread on the CPU (PyTorch's CPU allocator has no peak
 counter, and ``ru_maxrss`` is a lifetime peak that cannot be reset).
+
+On the CPU, freed memory stays in the C allocator's heap and keeps counting as resident, so
+a run after a bigger one would show no growth at all. The block therefore starts with glibc's
+``malloc_trim(0)``, which hands free heap pages back to the system: measured on ResNet-18
+style transfer, the extra resident memory of a 128 px run read 1.4 MB after a 512 px run
+without it and 27 MB with it (27 MB either way in a fresh process).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import resource
 import threading
@@ -31,6 +39,17 @@ class PeakMemory:
     source: str = ""
     peak_bytes: int = 0
     extra_bytes: int = 0
+
+
+def _load_trim() -> ctypes._CFuncPtr | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
+
+
+_MALLOC_TRIM = _load_trim()  # glibc only; elsewhere the CPU figure is what the OS reports
 
 
 def _rss() -> int | None:
@@ -61,6 +80,8 @@ def peak_memory(device: torch.device | str, interval: float = 0.002) -> Iterator
             peak = torch.cuda.max_memory_allocated(device)
             out.source, out.peak_bytes, out.extra_bytes = "cuda_allocated", peak, peak - start
         return
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
     start = _rss()
     if start is None:  # no /proc: the best there is, a lifetime peak
         try:

@@ -36,12 +36,12 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
             results: list[GenResult] = []
             for repeat in range(REPEATS):
                 ctx.sync()
-                start = time.perf_counter()
                 with peak_memory(ctx.device) as memory:
+                    start = time.perf_counter()
                     result = run_method(method, model, images, steps=steps,
                                         generator=ctx.generator(p["seed"]))
                     ctx.sync()
-                seconds = time.perf_counter() - start
+                    seconds = time.perf_counter() - start
                 results.append(result)
                 rows += _run_rows({**setting, "repeat": repeat}, result, seconds, steps, memory)
             same = torch.equal(results[0].image, results[1].image)

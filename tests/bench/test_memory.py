@@ -21,6 +21,22 @@ def test_cpu_peak_sees_a_short_lived_allocation() -> None:
     assert memory.peak_bytes >= memory.extra_bytes
 
 
+def test_cpu_peak_after_a_bigger_block_still_sees_the_smaller_one() -> None:
+    # freed heap memory stays resident unless trimmed: without malloc_trim the second block
+    # would reuse the first one's pages and read as ~0 MB
+    big = [torch.ones(MB // 4) for _ in range(120)]  # 120 MB in heap-sized pieces
+    for t in big:
+        t += 1
+    del big, t
+    with peak_memory("cpu") as memory:
+        small = [torch.ones(MB // 4) for _ in range(40)]
+        for t in small:
+            t += 1
+        time.sleep(0.03)
+        del small, t
+    assert memory.extra_bytes >= 30 * MB
+
+
 def test_cpu_peak_of_idle_block_is_small() -> None:
     with peak_memory("cpu") as memory:
         time.sleep(0.01)
