@@ -98,6 +98,17 @@ def _ticks(lo: float, hi: float) -> list[float]:
     return [float(f"{v:.2g}") for v in ((lo * 1.15, hi / 1.15) if hi > lo else (lo * 1.15,))]
 
 
+def _spaced_labels(sizes: list[int]) -> list[str]:
+    """Tick labels on a log axis, leaving out any that would sit on the previous one
+    (28 next to 32, 224 next to 256)."""
+    labels, last = [], None
+    for size in sizes:
+        close = last is not None and np.log2(size / last) < 0.3
+        labels.append("" if close else str(size))
+        last = last if close else size
+    return labels
+
+
 def scaling_figure(rows: list[dict[str, object]]) -> tuple[str, int | None]:
     """Seconds per step and peak memory against image size (one line per model x method),
     and seconds per step against model depth at one size; returns the figure and that size.
@@ -124,7 +135,7 @@ def scaling_figure(rows: list[dict[str, object]]) -> tuple[str, int | None]:
             ax.set_xlabel("image side (px)")
             ax.set_xscale("log")
             sizes = sorted(table["size"].unique())
-            ax.set_xticks(sizes, [str(s) for s in sizes])
+            ax.set_xticks(sizes, _spaced_labels(sizes))
             ax.minorticks_off()
         log_y(axes[0], table["seconds_per_step"])
         log_y(axes[1], table["peak_mb"])

@@ -13,35 +13,8 @@ from torch import nn
 
 import attacks
 import zoo
-
-
-class CountingModel(nn.Module):
-    """Forwards to ``model`` and counts calls, to prove a check ran before any work."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.num_classes = zoo.num_classes(model)
-        self.calls = 0
-        self.training = model.training
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return self.model(x)
-
-
-class RaisingModel(CountingModel):
-    """Raises on forward call number ``fail_at`` (1-based), to test the error paths."""
-
-    def __init__(self, model: nn.Module, fail_at: int = 2) -> None:
-        super().__init__(model)
-        self.fail_at = fail_at
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.calls + 1 == self.fail_at:
-            self.calls += 1
-            raise RuntimeError("forward failed on purpose")
-        return super().forward(x)
+from tests.helpers import CountingModel
+from tests.helpers import raising_model as RaisingModel
 
 
 @pytest.fixture(scope="session")

@@ -13,21 +13,7 @@ from torch import nn
 
 import attribution
 import zoo
-
-
-class CountingModel(nn.Module):
-    """Forwards to ``model`` and counts calls, to prove a check ran before any work."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.num_classes = zoo.num_classes(model)
-        self.calls = 0
-        self.training = model.training
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return self.model(x)
+from tests.helpers import CountingModel
 
 
 class TinyCNN(nn.Module):

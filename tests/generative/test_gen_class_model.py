@@ -11,27 +11,9 @@ from torch import nn
 from generative.class_model import class_model
 from generative.registry import get_method
 from generative.regularisers import Jitter
+from tests.helpers import CountingModel
 from zoo.guard import ModelState
 from zoo.models import load_model
-
-
-class Counting(nn.Module):
-    """Wraps a model, counts forward calls, and raises from call ``fail_at`` on."""
-
-    def __init__(self, inner: nn.Module, fail_at: int | None = None) -> None:
-        super().__init__()
-        self.inner = inner
-        self.calls = 0
-        self.fail_at = fail_at
-        self.num_classes = inner.num_classes
-        self.input_shape = inner.input_shape
-        self.train(inner.training)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        if self.fail_at is not None and self.calls >= self.fail_at:
-            raise RuntimeError("forward failed on purpose")
-        return self.inner(x)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -93,7 +75,7 @@ def test_no_side_effects_on_success_and_error(tiny: nn.Module) -> None:
                 generator=torch.Generator().manual_seed(0), noise=0.1)
     assert before.differences(ModelState.capture(tiny)) == []
 
-    failing = Counting(tiny, fail_at=3)
+    failing = CountingModel(tiny, fail_at=3)
     before = ModelState.capture(failing)
     with pytest.raises(RuntimeError, match="on purpose"):
         class_model(failing, [1, 2], steps=5)
@@ -140,7 +122,7 @@ def test_training_model_warns_and_stays_training(tiny: nn.Module) -> None:
     (dict(generator="seed"), "generator"),
 ])
 def test_bad_input_raises_before_any_forward(tiny: nn.Module, kwargs: dict, match: str) -> None:
-    model = Counting(tiny)
+    model = CountingModel(tiny)
     kwargs = {"target": [0, 1, 2], **kwargs}
     target = kwargs.pop("target")
     with pytest.raises(ValueError, match=match):

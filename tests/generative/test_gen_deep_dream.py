@@ -9,24 +9,8 @@ from torch import nn
 
 from generative.deep_dream import deep_dream, octave_sizes
 from generative.registry import get_method
+from tests.helpers import CountingModel
 from zoo.guard import ModelState
-
-
-class Wrapped(nn.Module):
-    """Counts forward passes; raises on call ``fail_on``; NaN input from ``nan_after + 1``."""
-
-    def __init__(self, model: nn.Module, fail_on: int = 0, nan_after: int = 0) -> None:
-        super().__init__()
-        self.inner, self.fail_on, self.nan_after, self.calls = model, fail_on, nan_after, 0
-        self.training = model.training
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        if self.calls == self.fail_on:
-            raise RuntimeError("failure injected mid-run")
-        if self.nan_after and self.calls > self.nan_after:
-            x = x * torch.nan
-        return self.inner(x)
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -75,12 +59,12 @@ def test_no_side_effects_and_input_unchanged(tiny: nn.Module, images: torch.Tens
 
 
 def test_no_side_effects_after_an_error_mid_run(tiny: nn.Module, images: torch.Tensor) -> None:
-    model = Wrapped(tiny, fail_on=5)
+    model = CountingModel(tiny, fail_at=5)
     tiny.conv2.bias.grad = torch.ones_like(tiny.conv2.bias)
     tiny.conv1.weight.requires_grad_(False)
     before, x = ModelState.capture(model), images.clone()
-    with pytest.raises(RuntimeError, match="injected"):
-        deep_dream(model, images, "inner.relu1", steps=3, octaves=2)  # fails in octave 2
+    with pytest.raises(RuntimeError, match="on purpose"):
+        deep_dream(model, images, "model.relu1", steps=3, octaves=2)  # fails in octave 2
     assert before.differences(ModelState.capture(model)) == []
     assert torch.equal(images, x)
 
@@ -118,8 +102,8 @@ def test_jitter_follows_the_generator(tiny: nn.Module, images: torch.Tensor) -> 
 ])
 def test_bad_input_fails_before_any_forward(kwargs: dict, error: type, match: str,
                                             tiny: nn.Module, images: torch.Tensor) -> None:
-    model = Wrapped(tiny)
-    args = dict(x=images, layer="inner.relu1")
+    model = CountingModel(tiny)
+    args = dict(x=images, layer="model.relu1")
     args.update(kwargs)
     with pytest.raises(error, match=match):
         deep_dream(model, args.pop("x"), args.pop("layer"), **args)
@@ -128,6 +112,6 @@ def test_bad_input_fails_before_any_forward(kwargs: dict, error: type, match: st
 
 def test_nan_mid_run_is_reported_not_hidden(tiny: nn.Module, images: torch.Tensor) -> None:
     # calls 1, 2, 3 give losses[0..2]; call 4 is NaN -> losses[3]
-    result = deep_dream(Wrapped(tiny, nan_after=3), images, "inner.relu1", steps=5, octaves=1)
+    result = deep_dream(CountingModel(tiny, nan_after=3), images, "model.relu1", steps=5, octaves=1)
     assert not result.finite
     assert result.failed_step == 3

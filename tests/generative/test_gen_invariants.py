@@ -10,24 +10,11 @@ import torch
 from torch import nn
 
 from generative import GenResult, get_method, list_methods
+from tests.helpers import CountingModel
 from zoo.guard import ModelState
 
 METHODS = list_methods()
 
-
-class FailsOnCall(nn.Module):
-    """Wraps a model and raises on its ``k``-th forward pass: an error in the middle of a run."""
-
-    def __init__(self, model: nn.Module, k: int) -> None:
-        super().__init__()
-        self.model, self.k, self.calls = model, k, 0
-        self.num_classes, self.input_shape = model.num_classes, model.input_shape
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        if self.calls == self.k:
-            raise RuntimeError("failure injected mid-run")
-        return self.model(x)
 
 
 def call(name: str, model: nn.Module, images: torch.Tensor, prefix: str = "",
@@ -81,10 +68,10 @@ def test_no_side_effects_after_success(name: str, tiny: nn.Module,
 @pytest.mark.parametrize("name", METHODS)
 def test_no_side_effects_after_an_error_mid_run(name: str, tiny: nn.Module,
                                                 images: torch.Tensor) -> None:
-    model = FailsOnCall(tiny, k=3).eval()
+    model = CountingModel(tiny, fail_at=3).eval()
     tiny.conv2.weight.grad = torch.full_like(tiny.conv2.weight, 2.0)
     before = ModelState.capture(model)
-    with pytest.raises(RuntimeError, match="injected"):
+    with pytest.raises(RuntimeError, match="on purpose"):
         call(name, model, images, prefix="model.", generator=torch.Generator().manual_seed(0))
     assert model.calls == 3
     assert before.differences(ModelState.capture(model)) == []

@@ -10,25 +10,8 @@ from torch import nn
 import zoo
 from generative.inversion import InversionDepth, feature_inversion, inversion_by_depth
 from generative.registry import get_method
+from tests.helpers import CountingModel
 from zoo.guard import ModelState
-
-
-class Wrapped(nn.Module):
-    """Counts forward passes; raises on call ``fail_on``; poisons the input with NaN from call
-    ``nan_after + 1`` on."""
-
-    def __init__(self, model: nn.Module, fail_on: int = 0, nan_after: int = 0) -> None:
-        super().__init__()
-        self.inner, self.fail_on, self.nan_after, self.calls = model, fail_on, nan_after, 0
-        self.training = model.training
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        if self.calls == self.fail_on:
-            raise RuntimeError("failure injected mid-run")
-        if self.nan_after and self.calls > self.nan_after:
-            x = x * torch.nan
-        return self.inner(x)
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -68,12 +51,12 @@ def test_no_side_effects_and_inputs_unchanged(tiny: nn.Module, images: torch.Ten
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_no_side_effects_after_an_error_mid_run(optimizer: str, tiny: nn.Module,
                                                 images: torch.Tensor) -> None:
-    model = Wrapped(tiny, fail_on=3)
+    model = CountingModel(tiny, fail_at=3)
     tiny.conv2.weight.grad = torch.full_like(tiny.conv2.weight, 2.0)
     tiny.conv1.bias.requires_grad_(False)
     before, x = ModelState.capture(model), images.clone()
-    with pytest.raises(RuntimeError, match="injected"):
-        feature_inversion(model, images, "inner.relu1", steps=5, optimizer=optimizer)
+    with pytest.raises(RuntimeError, match="on purpose"):
+        feature_inversion(model, images, "model.relu1", steps=5, optimizer=optimizer)
     assert before.differences(ModelState.capture(model)) == []
     assert torch.equal(images, x)
 
@@ -116,8 +99,8 @@ def test_init_is_the_start(tiny: nn.Module, images: torch.Tensor) -> None:
 ])
 def test_bad_input_fails_before_any_forward(kwargs: dict, error: type, match: str,
                                             tiny: nn.Module, images: torch.Tensor) -> None:
-    model = Wrapped(tiny)
-    args = dict(x=images, layer="inner.relu1")
+    model = CountingModel(tiny)
+    args = dict(x=images, layer="model.relu1")
     args.update(kwargs)
     with pytest.raises(error, match=match):
         feature_inversion(model, args.pop("x"), args.pop("layer"), steps=args.pop("steps", 3),
@@ -127,7 +110,7 @@ def test_bad_input_fails_before_any_forward(kwargs: dict, error: type, match: st
 
 def test_nan_mid_run_is_reported_not_hidden(tiny: nn.Module, images: torch.Tensor) -> None:
     # call 1 computes the target; calls 2, 3, 4 give losses[0..2]; call 5 is NaN -> losses[3]
-    result = feature_inversion(Wrapped(tiny, nan_after=4), images, "inner.relu1", steps=6)
+    result = feature_inversion(CountingModel(tiny, nan_after=4), images, "model.relu1", steps=6)
     assert not result.finite
     assert result.failed_step == 3
 
@@ -149,7 +132,7 @@ def test_deeper_codes_keep_less_detail() -> None:
 
 
 def test_inversion_by_depth_checks_layers_first(tiny: nn.Module, images: torch.Tensor) -> None:
-    model = Wrapped(tiny)
+    model = CountingModel(tiny)
     with pytest.raises(KeyError, match="nope"):
-        inversion_by_depth(model, images, ["inner.relu1", "nope"], steps=2)
+        inversion_by_depth(model, images, ["model.relu1", "nope"], steps=2)
     assert model.calls == 0

@@ -12,28 +12,9 @@ from torch import nn
 from generative.neuron import neuron_visualisation
 from generative.registry import get_method
 from generative.regularisers import GaussianBlur, Jitter
+from tests.helpers import CountingModel
 from zoo.guard import ModelState
 from zoo.models import load_model
-
-
-class Counting(nn.Module):
-    """Wraps a model (layers become ``inner.<name>``), counts forward calls, and raises from
-    call ``fail_at`` on."""
-
-    def __init__(self, inner: nn.Module, fail_at: int | None = None) -> None:
-        super().__init__()
-        self.inner = inner
-        self.calls = 0
-        self.fail_at = fail_at
-        self.num_classes = inner.num_classes
-        self.input_shape = inner.input_shape
-        self.train(inner.training)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        if self.fail_at is not None and self.calls >= self.fail_at:
-            raise RuntimeError("forward failed on purpose")
-        return self.inner(x)
 
 
 def activation(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
@@ -109,10 +90,10 @@ def test_no_side_effects_on_success_and_error(tiny: nn.Module) -> None:
     assert torch.equal(init, kept)
     assert before.differences(ModelState.capture(tiny)) == []
 
-    failing = Counting(tiny, fail_at=3)  # the probe, step 0, then step 1 fails
+    failing = CountingModel(tiny, fail_at=3)  # the probe, step 0, then step 1 fails
     before = ModelState.capture(failing)
     with pytest.raises(RuntimeError, match="on purpose"):
-        neuron_visualisation(failing, "inner.conv1", 0, steps=5)
+        neuron_visualisation(failing, "model.conv1", 0, steps=5)
     assert failing.calls == 3
     assert before.differences(ModelState.capture(failing)) == []  # hooks gone too
 
@@ -134,39 +115,39 @@ def test_training_model_warns_and_stays_training(tiny: nn.Module) -> None:
 
 
 @pytest.mark.parametrize("layer, channel, kwargs, match", [
-    ("inner.conv1", -1, {}, "channel"),
-    ("inner.conv1", [], {}, "channel"),
-    ("inner.conv1", 0, dict(position=(1,)), "position"),
-    ("inner.conv1", 0, dict(position=(-1, 0)), "position"),
-    ("inner.conv1", 0, dict(shape=(3, 0, 16)), "zero-size"),
-    ("inner.conv1", 0, dict(l2=-1.0), "l2"),
-    ("inner.conv1", 0, dict(optimizer="lbfgs"), "optimizer"),
-    ("inner.conv1", 0, dict(regularisers=[None]), "regulariser"),
+    ("model.conv1", -1, {}, "channel"),
+    ("model.conv1", [], {}, "channel"),
+    ("model.conv1", 0, dict(position=(1,)), "position"),
+    ("model.conv1", 0, dict(position=(-1, 0)), "position"),
+    ("model.conv1", 0, dict(shape=(3, 0, 16)), "zero-size"),
+    ("model.conv1", 0, dict(l2=-1.0), "l2"),
+    ("model.conv1", 0, dict(optimizer="lbfgs"), "optimizer"),
+    ("model.conv1", 0, dict(regularisers=[None]), "regulariser"),
 ])
 def test_bad_input_raises_before_any_forward(tiny: nn.Module, layer: str, channel: object,
                                              kwargs: dict, match: str) -> None:
-    model = Counting(tiny)
+    model = CountingModel(tiny)
     with pytest.raises(ValueError, match=match):
         neuron_visualisation(model, layer, channel, steps=3, **kwargs)
     assert model.calls == 0
 
 
 def test_unknown_layer_is_a_key_error(tiny: nn.Module) -> None:
-    model = Counting(tiny)
+    model = CountingModel(tiny)
     with pytest.raises(KeyError, match="conv9"):
-        neuron_visualisation(model, "inner.conv9", 0)
+        neuron_visualisation(model, "model.conv9", 0)
     assert model.calls == 0
 
 
 @pytest.mark.parametrize("layer, channel, position, match", [
-    ("inner.conv1", 6, None, "channel 6"),  # conv1 has 6 channels
-    ("inner.fc", 4, None, "channel 4"),
-    ("inner.conv2", 0, (0, 16), "position"),  # the map is 16x16
-    ("inner.fc", 0, (0, 0), "position"),  # a Linear output has no positions
+    ("model.conv1", 6, None, "channel 6"),  # conv1 has 6 channels
+    ("model.fc", 4, None, "channel 4"),
+    ("model.conv2", 0, (0, 16), "position"),  # the map is 16x16
+    ("model.fc", 0, (0, 0), "position"),  # a Linear output has no positions
 ])
 def test_unit_checks_need_only_the_probe_forward(tiny: nn.Module, layer: str, channel: int,
                                                  position: tuple | None, match: str) -> None:
-    model = Counting(tiny)
+    model = CountingModel(tiny)
     before = ModelState.capture(model)
     with pytest.raises(ValueError, match=match):
         neuron_visualisation(model, layer, channel, position=position, steps=3)
@@ -175,7 +156,7 @@ def test_unit_checks_need_only_the_probe_forward(tiny: nn.Module, layer: str, ch
 
 
 def test_layer_that_never_runs_is_an_error(tiny: nn.Module) -> None:
-    model = Counting(tiny)
+    model = CountingModel(tiny)
     model.spare = nn.Conv2d(3, 3, 1).eval()  # registered but never called by forward
     with pytest.raises(ValueError, match="did not run"):
         neuron_visualisation(model, "spare", 0, steps=3)

@@ -12,27 +12,12 @@ from torch import nn
 import zoo
 from generative.registry import get_method
 from generative.style_transfer import DEFAULT_LR, style_transfer
+from tests.helpers import CountingModel
 from zoo.guard import ModelState
 
 LAYERS = dict(content_layer="relu2", style_layers=["relu1", "relu2"])
-INNER = dict(content_layer="inner.relu2", style_layers=["inner.relu1", "inner.relu2"])
+WRAPPED = dict(content_layer="model.relu2", style_layers=["model.relu1", "model.relu2"])
 
-
-class Wrapped(nn.Module):
-    """Counts forward passes; raises on call ``fail_on``; NaN input from ``nan_after + 1``."""
-
-    def __init__(self, model: nn.Module, fail_on: int = 0, nan_after: int = 0) -> None:
-        super().__init__()
-        self.inner, self.fail_on, self.nan_after, self.calls = model, fail_on, nan_after, 0
-        self.training = model.training
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        if self.calls == self.fail_on:
-            raise RuntimeError("failure injected mid-run")
-        if self.nan_after and self.calls > self.nan_after:
-            x = x * torch.nan
-        return self.inner(x)
 
 
 def test_registered() -> None:
@@ -82,12 +67,12 @@ def test_no_side_effects_and_inputs_unchanged(tiny: nn.Module, images: torch.Ten
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_no_side_effects_after_an_error_mid_run(optimizer: str, tiny: nn.Module,
                                                 images: torch.Tensor) -> None:
-    model = Wrapped(tiny, fail_on=4)  # 2 target passes, then the optimisation
+    model = CountingModel(tiny, fail_at=4)  # 2 target passes, then the optimisation
     tiny.conv2.weight.grad = torch.full_like(tiny.conv2.weight, 3.0)
     tiny.conv1.bias.requires_grad_(False)
     before, content = ModelState.capture(model), images[:1].clone()
-    with pytest.raises(RuntimeError, match="injected"):
-        style_transfer(model, content, images[1:], steps=5, optimizer=optimizer, **INNER)
+    with pytest.raises(RuntimeError, match="on purpose"):
+        style_transfer(model, content, images[1:], steps=5, optimizer=optimizer, **WRAPPED)
     assert before.differences(ModelState.capture(model)) == []
     assert torch.equal(content, images[:1])
 
@@ -101,7 +86,7 @@ def test_training_model_warns_and_stays_training(tiny: nn.Module, images: torch.
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
     (dict(content_layer="nope"), KeyError, "nope"),
-    (dict(style_layers=["inner.relu1", "nope"]), KeyError, "nope"),
+    (dict(style_layers=["model.relu1", "nope"]), KeyError, "nope"),
     (dict(content=torch.zeros(1, 3, 0, 16)), ValueError, "content"),
     (dict(style=torch.full((1, 3, 16, 16), torch.nan)), ValueError, "style"),
     (dict(style=torch.rand(1, 1, 16, 16)), ValueError, "style"),
@@ -117,8 +102,8 @@ def test_training_model_warns_and_stays_training(tiny: nn.Module, images: torch.
 ])
 def test_bad_input_fails_before_any_forward(kwargs: dict, error: type, match: str,
                                             tiny: nn.Module, images: torch.Tensor) -> None:
-    model = Wrapped(tiny)
-    args = dict(content=images, style=images[:1], steps=3, **INNER)
+    model = CountingModel(tiny)
+    args = dict(content=images, style=images[:1], steps=3, **WRAPPED)
     args.update(kwargs)
     with pytest.raises(error, match=match):
         style_transfer(model, args.pop("content"), args.pop("style"), **args)
@@ -127,8 +112,8 @@ def test_bad_input_fails_before_any_forward(kwargs: dict, error: type, match: st
 
 def test_nan_mid_run_is_reported_not_hidden(tiny: nn.Module, images: torch.Tensor) -> None:
     # calls 1, 2 are the targets; 3, 4, 5 give losses[0..2]; call 6 is NaN -> losses[3]
-    result = style_transfer(Wrapped(tiny, nan_after=5), images[:1], images[1:], steps=6,
-                            optimizer="adam", **INNER)
+    result = style_transfer(CountingModel(tiny, nan_after=5), images[:1], images[1:], steps=6,
+                            optimizer="adam", **WRAPPED)
     assert not result.finite
     assert result.failed_step == 3
 

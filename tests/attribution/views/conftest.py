@@ -10,25 +10,12 @@ import torch
 from torch import nn
 
 import zoo
-
-
-class Counting(nn.Module):
-    """Forwards to ``model`` and counts calls, to prove a check ran before any work."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.num_classes = zoo.num_classes(model)
-        self.calls = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return self.model(x)
+from tests.helpers import CountingModel
 
 
 @pytest.fixture
-def counting() -> Callable[[nn.Module], Counting]:
-    return lambda model: Counting(model).eval()
+def counting() -> Callable[[nn.Module], CountingModel]:
+    return lambda model: CountingModel(model).eval()
 
 
 @pytest.fixture(scope="session")
