@@ -36,6 +36,8 @@ class RunContext:
     _models: dict[tuple[str, str | None], zoo.Classifier] = field(default_factory=dict)
     _data: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     _hashes: dict[str, str] = field(default_factory=dict)
+    #: models whose weights file was missing and that run with random weights instead
+    missing_weights: set[str] = field(default_factory=set)
 
     def model(self, name: str, weights: str | None = None) -> zoo.Classifier:
         key = (name, weights)

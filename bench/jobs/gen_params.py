@@ -22,12 +22,15 @@ def model_or_random(ctx: RunContext, name: str, weights: str | None) -> zoo.Clas
     """The model with its weights; a torchvision model whose weights file is missing runs
     with random weights instead, and its label says so (a stress test measures cost and
     numerical health, which random weights still exercise)."""
+    if name in ctx.missing_weights and weights is None:
+        return ctx.model(name, "random")
     try:
         return ctx.model(name, weights)
     except FileNotFoundError as err:
         if not name.startswith("tv:") or weights is not None:
             raise
         log.warning("%s; running %s with random weights", err, name)
+        ctx.missing_weights.add(name)  # said once per run, not once per job
         return ctx.model(name, "random")
 
 

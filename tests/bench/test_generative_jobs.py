@@ -76,6 +76,8 @@ def test_missing_torchvision_weights_fall_back_to_labelled_random(monkeypatch) -
     monkeypatch.setattr(RunContext, "model", no_file)
     model = model_or_random(ctx, "tv:resnet18", None)
     assert model.random_weights and model.label == "tv:resnet18 (random weights)"
+    assert ctx.missing_weights == {"tv:resnet18"}
+    assert model_or_random(ctx, "tv:resnet18", None) is model  # no second attempt
     with pytest.raises(FileNotFoundError):  # only torchvision models fall back
         model_or_random(ctx, "shapes_cnn", None)
 
