@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attacks.common import check_attack_inputs, check_iterative
+from attacks.common import check_attack_inputs, check_iterative, check_start
 from attacks.loop import iterate
 from attacks.registry import register
 
@@ -23,17 +23,20 @@ def bim(
     steps: int,
     targeted: bool = False,
     early_stop: bool = False,
+    x_init: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``steps`` Linf sign steps of size ``alpha`` from ``x``, projected to ``B_inf(x, eps)``.
+    """``steps`` Linf sign steps of size ``alpha`` from ``x`` (or from ``x_init``, projected
+    into the ball), projected to ``B_inf(x, eps)`` after each step.
 
     Shape:
         - x: ``(N, C, H, W)`` in ``[0, 1]``; y: ``(N,)``; returns ``(N, C, H, W)``.
     """
     model, x, y, eps = check_attack_inputs(model, x, y, eps, "bim")
     check_iterative(alpha, steps)
+    init = check_start(x_init, x, eps, "linf")
     if eps == 0:
         return x.detach().clone()
     return iterate(
-        model, x, y, x, eps=eps, alpha=float(alpha), steps=steps, norm="linf",
-        targeted=targeted, early_stop=early_stop,
+        model, x, y, x if init is None else init, eps=eps, alpha=float(alpha), steps=steps,
+        norm="linf", targeted=targeted, early_stop=early_stop,
     )

@@ -120,3 +120,15 @@ def random_start(
     return (x + delta).clamp(0.0, 1.0)
 
 
+
+
+def check_start(x_init: object, x: torch.Tensor, eps: float, norm: str) -> torch.Tensor | None:
+    """``None``, or a first iterate shaped like ``x`` in ``[0, 1]``, projected into the ball
+    (so a start from a smaller budget's result is valid at a larger one)."""
+    if x_init is None:
+        return None
+    x_init = check_images(x_init, "x_init")
+    if x_init.shape != x.shape:
+        raise ValueError(f"x_init must have the shape of x {tuple(x.shape)}, "
+                         f"got {tuple(x_init.shape)}")
+    return project(x_init.detach().to(x.device, x.dtype), x, eps, norm)

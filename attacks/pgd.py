@@ -12,6 +12,7 @@ from attacks.common import (
     check_attack_inputs,
     check_generator,
     check_iterative,
+    check_start,
     fooled,
     logits_of,
 )
@@ -38,8 +39,12 @@ def pgd(
     targeted: bool = False,
     generator: torch.Generator | None = None,
     early_stop: bool = False,
+    x_init: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """PGD with ``restarts`` runs; each example keeps its worst case over the runs.
+
+    ``x_init``: the first run starts there (projected into the ball) instead of at a random
+    point, e.g. a smaller budget's adversarial example; later restarts start at random.
 
     Worst case: a run that meets the goal wins over one that does not; among equals, the
     higher loss (untargeted) or the lower loss to the target (targeted) wins.
@@ -51,14 +56,18 @@ def pgd(
     check_iterative(alpha, steps, norm)
     check_count(restarts, "restarts", minimum=1)
     generator = check_generator(generator, x)
+    init = check_start(x_init, x, eps, norm)
     if eps == 0:
         return x.detach().clone()
 
     best = x.detach().clone()
     best_fooled = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     best_objective = torch.full((x.shape[0],), -torch.inf, device=x.device)
-    for _ in range(restarts):
-        start = sample_start(x, eps, norm, generator) if random_start else x
+    for run in range(restarts):
+        if run == 0 and init is not None:
+            start = init
+        else:
+            start = sample_start(x, eps, norm, generator) if random_start else x
         x_adv = iterate(
             model, x, y, start, eps=eps, alpha=float(alpha), steps=steps, norm=norm,
             targeted=targeted, early_stop=early_stop,
