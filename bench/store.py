@@ -6,6 +6,8 @@
 - ``jobs``: one row per job that ran: config JSON, status ``done``/``failed``, error, seconds.
 - ``artifacts``: arrays the report draws (images, probabilities) as ``.npz`` bytes.
 - ``meta``: the run's suite, its job ids, device and versions.
+- ``perf``: the run's timings (``auditbench perf``), one row per benchmark as
+  ``bench.timing.load_benchmarks`` reads them; replaced as a whole by each perf run.
 
 Each finished job is written in one transaction (rows, artifacts and status together), so a
 crash leaves a job either fully stored or absent, and a re-run neither skips nor repeats it.
@@ -128,6 +130,27 @@ class Store:
             self._clear(conn, job.id)
             self._set_status(conn, job, "failed", error, traceback, seconds, finished_at)
 
+    def write_perf(self, df: pd.DataFrame) -> None:
+        """Replace the run's ``perf`` table with ``df`` (one row per benchmark), all or nothing.
+
+        List and dict values are stored as JSON text in columns declared ``JSON``, which
+        ``load_perf`` parses back.
+        """
+        columns = [str(c) for c in df.columns]
+        for name in columns:
+            if not _COLUMN.match(name):
+                raise ValueError(f"perf column {name!r} is not a plain lower-case name")
+        types = {c: _perf_type(df[c]) for c in columns}
+        rows = [[_perf_value(v) for v in row]
+                for row in df.itertuples(index=False, name=None)]
+        with self.transaction() as conn:
+            conn.execute("DROP TABLE IF EXISTS perf")
+            conn.execute("CREATE TABLE perf (" + ", ".join(
+                f'"{c}" {types[c]}' for c in columns) + ")")
+            if rows:
+                marks = ", ".join("?" for _ in columns)
+                conn.executemany(f"INSERT INTO perf VALUES ({marks})", rows)
+
     @staticmethod
     def _clear(conn: sqlite3.Connection, job_id: str) -> None:
         conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
@@ -203,6 +226,23 @@ def _sql_value(value: object) -> object:
     return value
 
 
+def _perf_type(column: pd.Series) -> str:
+    values = column.dropna()
+    if len(values) and all(isinstance(v, (list, tuple, dict)) for v in values):
+        return "JSON"
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_integer_dtype(column):
+        return "INTEGER"
+    if pd.api.types.is_float_dtype(column):
+        return "REAL"
+    return "TEXT"
+
+
+def _perf_value(value: object) -> object:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return _sql_value(value)
+
+
 # --- reading: pandas is the interface to results --------------------------------------------
 
 def _connect_ro(run_dir: str | Path) -> sqlite3.Connection:
@@ -247,3 +287,25 @@ def load_artifact(run_dir: str | Path, job_id: str, name: str) -> dict[str, np.n
         raise KeyError(f"no artifact {name!r} for job {job_id} in {db_path(run_dir)}")
     with np.load(io.BytesIO(row[0]), allow_pickle=False) as npz:
         return {k: npz[k] for k in npz.files}
+
+
+def write_perf(run_dir: str | Path, df: pd.DataFrame) -> Path:
+    """``Store(run_dir).write_perf(df)``, creating the store if the run has none; its path."""
+    with Store(run_dir) as store:
+        store.write_perf(df)
+        return store.path
+
+
+def load_perf(run_dir: str | Path) -> pd.DataFrame | None:
+    """The run's ``perf`` table (JSON columns parsed back), or ``None`` when it has none."""
+    if not db_path(run_dir).is_file():
+        return None
+    with closing(_connect_ro(run_dir)) as conn:
+        info = list(conn.execute("PRAGMA table_info(perf)"))
+        if not info:
+            return None
+        df = pd.read_sql("SELECT * FROM perf", conn)
+    for _, name, declared, *_ in info:
+        if declared == "JSON":
+            df[name] = df[name].map(lambda v: json.loads(v) if isinstance(v, str) else v)
+    return df

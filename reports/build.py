@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from bench.store import load, load_artifact, load_jobs, load_meta
+from bench.store import load, load_artifact, load_jobs, load_meta, load_perf
 from reports import sections
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,10 @@ def build_report(run_dir: str | Path) -> Path:
     suite_ids = list(meta.get("job_ids") or jobs["job_id"])
     df = load(run_dir)
     df = df[df["job_id"].isin(suite_ids)]
+    perf = load_perf(run_dir)
+    if not meta and perf is not None:
+        # a directory that only `auditbench perf` wrote: no suite, no jobs
+        meta = {"suite": "perf", "description": "timings only (auditbench perf)"}
 
     def artifact(job_id: str, name: str) -> dict[str, Any]:
         return load_artifact(run_dir, job_id, name)
@@ -110,6 +114,8 @@ def build_report(run_dir: str | Path) -> Path:
         "examples": sections.examples_section(df, artifact),
         "fooling": sections.fooling_section(df, artifact),
         "sanity": sections.sanity_section(df),
+        "timing": sections.timing_section(perf),
+        "run_dir": str(run_dir),
         "suite_source": meta.get("suite_source", ""),
     }
     html = _environment().get_template("index.html").render(**context)

@@ -25,6 +25,7 @@ from reports.maps import agreement_rows, maps_figure
 from reports.quality import quality_figure, quality_rows
 from reports.representation import neighbours_figure, views_figure
 from reports.stress import scaling_figure, stress_rows
+from reports.timing import timing_section as _timing_section
 
 ArtifactLoader = Callable[[str, str], dict[str, np.ndarray]]
 # hyperparameters that can tell two curves of the same attack apart
@@ -281,3 +282,10 @@ def stress_section(df: pd.DataFrame) -> dict[str, Any] | None:
     sources = sorted(set(_column(stress, "memory_source").dropna()))
     return {"rows": rows, "figure": figure, "depth_size": size, "memory_sources": sources,
             "failed": [r for r in rows if not r["finite"]]}
+
+
+def timing_section(perf: pd.DataFrame | None) -> dict[str, Any] | None:
+    """The run's ``perf`` table (``auditbench perf``) as tables and ratio bars per device;
+    ``None`` when the run was never timed.
+    """
+    return _timing_section(perf)

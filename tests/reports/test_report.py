@@ -14,7 +14,8 @@ from bench.store import load, load_jobs
 from reports import build_report
 
 SECTIONS = ("run", "representation", "attribution", "agreement", "quality", "generative",
-            "stress", "toy", "dimension", "robustness", "examples", "fooling", "sanity")
+            "stress", "toy", "dimension", "robustness", "examples", "fooling", "sanity",
+            "timing")
 
 
 IMAGE = r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"'
@@ -59,6 +60,8 @@ def test_every_section_is_filled_and_self_contained(quick_run: Path) -> None:
         assert f'<section id="{section}">' in html
     # no section fell back to its empty message
     assert "This suite has no" not in html and "No results:" not in html
+    # the quick suite times nothing: the timing section says how to fill it
+    assert "No timing data: run <code>auditbench perf" in section_of(html, "timing")
     images = re.findall(IMAGE, html)
     # 2x2 representation figures, 2 attribution grids, 1 quality figure, dimension, 2 norms,
     # 3 example grids, 1 fooling grid, at least 1 gallery figure, 1 stress figure
