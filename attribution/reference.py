@@ -106,7 +106,7 @@ def deconvnet(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor | No
 
 def occlusion(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, *,
               window: int | tuple[int, ...], stride: int | tuple[int, ...],
-              baseline: float | torch.Tensor = 0.0, batch_size: int = 256) -> torch.Tensor:
+              baseline: float | torch.Tensor = 0.0, batch_size: int = 64) -> torch.Tensor:
     """Captum's ``Occlusion`` with ``window`` and ``stride`` as ``(c, h, w)``; ``batch_size``
     becomes ``perturbations_per_eval`` (windows per forward pass)."""
     window, stride = check_window(window, stride, tuple(x.shape[1:]))

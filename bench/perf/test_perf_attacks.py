@@ -1,0 +1,72 @@
+"""Every registered attack, per norm it supports: ours, torchattacks where it has the same
+attack (run to do the same work: no random start for PGD, the same step size and budget),
+and the bare floor. Labels are the model's predictions, so every point is attacked by both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torchattacks
+from torch import nn
+
+import attacks
+from bench.perf.cases import TORCHATTACKS, Case, params_for
+from zoo import num_classes
+
+
+def ours_fn(case: Case, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+            params: dict[str, Any], make_generator: Callable[..., torch.Generator]
+            ) -> Callable[[], Any]:
+    info = attacks.get_attack(case.method)
+    kwargs = {k: v for k, v in params.items() if k != "rel_alpha"}
+    if "rel_alpha" in params:
+        kwargs["alpha"] = params["rel_alpha"] * params["eps"]
+    if len(info.norms) == 1:
+        kwargs.pop("norm")
+    if info.random and kwargs.get("random_start", True):
+        kwargs["generator"] = make_generator(case.device)
+    # fool: the next class as its target
+    labels = (y + 1) % (num_classes(model) or 10) if info.targeted_only else y
+    return lambda: info(model, x, labels, **kwargs)
+
+
+def reference_fn(case: Case, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 params: dict[str, Any]) -> Callable[[], Any]:
+    eps, name = params["eps"], TORCHATTACKS[(case.method, case.norm)]
+    kwargs: dict[str, Any] = {"eps": eps}
+    if "steps" in params:
+        kwargs["steps"] = params["steps"]
+    if "rel_alpha" in params:
+        kwargs["alpha"] = params["rel_alpha"] * eps
+    if name in ("PGD", "PGDL2"):
+        kwargs["random_start"] = params["random_start"]
+    if name == "APGD":
+        kwargs.update(norm={"linf": "Linf", "l2": "L2"}[case.norm], n_restarts=params["restarts"],
+                      loss=params["loss"], seed=0)
+    attack = getattr(torchattacks, name)(model, **kwargs)
+    devices = [x.device] if x.device.type == "cuda" else []
+
+    def run() -> torch.Tensor:
+        with torch.random.fork_rng(devices=devices):  # torchattacks' APGD reseeds globally
+            return attack(x, y)
+
+    return run
+
+
+def test_attack(benchmark: Any, perf: Any, attack_case: Case,
+                make_generator: Callable[..., torch.Generator]) -> None:
+    case = attack_case
+    model = perf.model(case.model, case.device)
+    x, _ = perf.data(case.model, case.size, case.batch, case.device)
+    with torch.no_grad():
+        # the model's own predictions as labels: torchattacks' APGD skips points the model
+        # already gets wrong (all of them for random weights), which would not be the same work
+        y = model(x).argmax(dim=1)
+    params = params_for(case, perf.quick)
+    ours = ours_fn(case, model, x, y, params, make_generator)
+    fn = ours if case.role == "ours" else None  # None: the floor
+    if case.role == "reference":
+        fn = reference_fn(case, perf.model_copy(case.model, case.device), x, y, params)
+    perf.measure(benchmark, case, model, fn, ours, params)

@@ -1,0 +1,65 @@
+"""The perf suite's smoke test, the CI entry point for bench/perf (which ``testpaths`` does
+not collect): the suite runs in quick mode on CPU and its JSON covers every registered
+method, with its reference where one exists, and carries the schema the timing loader reads.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import attacks
+import attribution
+import generative
+from attribution import reference as captum_reference
+from bench.perf import cases
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = {"role", "family", "method", "model", "size", "batch", "device", "dtype", "threads",
+        "passes", "grad_passes", "params", "torch_version"}
+REGISTRIES = {"attack": attacks.list_attacks, "attribution": attribution.list_methods,
+              "generative": generative.list_methods}
+
+
+def test_every_registered_method_has_perf_params() -> None:
+    for family, lister in REGISTRIES.items():
+        missing = sorted(set(lister()) - set(cases.PARAMS[family]))
+        assert not missing, (f"{family} methods {missing} have no perf budget: add them to "
+                             f"PARAMS[{family!r}] in bench/perf/cases.py")
+
+
+def test_perf_suite_quick_covers_every_method(tmp_path: Path) -> None:
+    out = tmp_path / "perf.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/perf", "--perf-quick", "--perf-device", "cpu",
+         "-p", "no:cacheprovider", "-q", "--benchmark-json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    benchmarks = json.loads(out.read_text())["benchmarks"]
+    seen: set[tuple[str, str, str]] = set()
+    for b in benchmarks:
+        info = b["extra_info"]
+        assert set(info) >= KEYS, f"{b['name']} lacks {sorted(KEYS - set(info))}"
+        assert info["passes"] >= 1, b["name"]
+        assert info["grad_passes"] <= info["passes"], b["name"]
+        assert info["role"] in ("ours", "reference", "floor"), b["name"]
+        assert b["group"].startswith(f"{info['family']}/"), b["group"]
+        assert b["group"].endswith(f"/{info['size']}px/b{info['batch']}/{info['device']}")
+        assert json.loads(info["params"]) is not None
+        seen.add((info["family"], info["method"], info["role"]))
+    for family, lister in REGISTRIES.items():
+        for method in lister():
+            roles = {"ours", "floor"}
+            if family == "attack" and any((method, n) in cases.TORCHATTACKS
+                                          for n in attacks.get_attack(method).norms):
+                roles.add("reference")
+            if family == "attribution" and hasattr(captum_reference, method):
+                roles.add("reference")
+            for role in roles:
+                assert (family, method, role) in seen, f"no {role} benchmark for {family} {method}"
+    # one benchmark per role within a group
+    per_group = [(b["group"], b["extra_info"]["role"]) for b in benchmarks]
+    assert len(per_group) == len(set(per_group))
