@@ -78,12 +78,13 @@ def _objective(
 
 def _value_and_grad(
     model: nn.Module, x_adv: torch.Tensor, y: torch.Tensor, source: torch.Tensor | None,
-    loss: str, targeted: bool,
+    loss: str, targeted: bool, check: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Objective ``(N,)``, its input gradient, and the logits; sum-reduced so rows are own."""
+    """Objective ``(N,)``, its input gradient, and the logits; sum-reduced so rows are own.
+    ``check``: test the labels against the logits (once per run; it syncs the device)."""
     x_adv = x_adv.detach().requires_grad_(True)
     with torch.enable_grad():
-        logits = logits_of(model, x_adv, y)
+        logits = logits_of(model, x_adv, y, check)
         f = _objective(logits, y, source, loss, targeted)
         (grad,) = torch.autograd.grad(f.sum(), x_adv)
     return f.detach(), grad, logits.detach()
@@ -128,7 +129,7 @@ def _single_run(
             moved = xa + MOMENTUM * (z - xa) + (1 - MOMENTUM) * (xa - x_prev[a])
             x_new = project(moved, x[a], eps, norm)
         f_new, grad_new, logits = _value_and_grad(model, x_new, y[a], _rows(source, a), loss,
-                                                  targeted)
+                                                  targeted, check=False)
         increases[a] += (f_new > f_cur[a]).long()
         better = f_new > f_max[a]
         x_max[a[better]], f_max[a[better]], grad_max[a[better]] = (

@@ -42,12 +42,15 @@ def check_iterative(alpha: object | None, steps: object, norm: str = "linf") -> 
     check_choice(norm, "norm", NORMS)
 
 
-def logits_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Forward pass that checks the labels against the logits' width."""
+def logits_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+              check: bool = True) -> torch.Tensor:
+    """Forward pass that checks the logits' shape and, with ``check``, the labels against
+    their width. Loops check once, on their first pass: ``int(y.max())`` waits for the device,
+    which would stall a GPU at every step."""
     logits = model(x)
     if logits.dim() != 2 or logits.shape[0] != x.shape[0]:
         raise ValueError(f"model must return logits (N, classes), got {tuple(logits.shape)}")
-    if y.numel() and int(y.max()) >= logits.shape[1]:
+    if check and y.numel() and int(y.max()) >= logits.shape[1]:
         raise ValueError(f"y holds class {int(y.max())}, the model has {logits.shape[1]} outputs")
     return logits
 
@@ -58,7 +61,7 @@ def ce_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def input_gradient(
-    model: nn.Module, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool
+    model: nn.Module, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool, check: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient of the attacker's objective w.r.t. the input, and the logits.
 
@@ -67,7 +70,7 @@ def input_gradient(
     """
     x_adv = x_adv.detach().requires_grad_(True)
     with torch.enable_grad():
-        logits = logits_of(model, x_adv, y)
+        logits = logits_of(model, x_adv, y, check)
         loss = ce_loss(logits, y).sum()
         if targeted:
             loss = -loss

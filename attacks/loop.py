@@ -31,9 +31,10 @@ def iterate(
     """
     x_adv = x_start.detach().clone()
     active = torch.arange(x.shape[0], device=x.device)
-    for _ in range(steps):
+    for step in range(steps):
+        first = step == 0  # labels are checked against the logits once, not every step
         if early_stop:
-            grad, logits = input_gradient(model, x_adv[active], y[active], targeted)
+            grad, logits = input_gradient(model, x_adv[active], y[active], targeted, first)
             keep = ~fooled(logits, y[active], targeted)
             active, grad = active[keep], grad[keep]
             if active.numel() == 0:
@@ -41,6 +42,6 @@ def iterate(
             stepped = x_adv[active] + alpha * ascent_direction(grad, norm)
             x_adv[active] = project(stepped, x[active], eps, norm)
         else:
-            grad, _ = input_gradient(model, x_adv, y, targeted)
+            grad, _ = input_gradient(model, x_adv, y, targeted, first)
             x_adv = project(x_adv + alpha * ascent_direction(grad, norm), x, eps, norm)
     return x_adv.detach()
