@@ -1,8 +1,9 @@
 """Overriding the backward pass of every ``nn.ReLU`` module, shared by guided
 backpropagation and the deconvnet, plus the intermediate-neuron objective they both offer.
 
-Each ReLU keeps its forward value, ``max(x, 0)``, but its output is recomputed from the
-saved pre-activation through an autograd Function whose backward is the chosen rule:
+Each ReLU keeps its forward value, ``max(x, 0)``, computed by the module itself, but that
+output is tied back to the saved pre-activation through an autograd Function whose backward
+is the chosen rule:
 
 - ``"guided"`` (Springenberg et al. 2015): ``grad_in = max(grad_out, 0) * [x > 0]``
 - ``"deconvnet"`` (Zeiler and Fergus 2014): ``grad_in = max(grad_out, 0)``
@@ -11,7 +12,7 @@ Why forward hooks and not backward hooks: PyTorch refuses full backward hooks on
 whose output is an in-place view, which ``nn.ReLU(inplace=True)`` (torchvision ResNet)
 produces. A forward pre-hook saves the pre-activation and hands the module a detached copy
 to work on (so an in-place ReLU cannot overwrite it); the forward hook replaces the module's
-output by the rule's Function of the saved input. The model's structure is never touched,
+output by the rule's Function of the saved input and that output. The model is never changed,
 a ReLU module called twice (ResNet's BasicBlock) is handled call by call, and the hooks are
 removed in ``finally``.
 
@@ -37,25 +38,31 @@ RULES = ("guided", "deconvnet")
 
 
 class _GuidedReLU(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        return x.clamp(min=0)
+    """Forward: the module's own output ``y = relu(x)``, passed through as a view (no second
+    ReLU). Backward to ``x``: ``max(grad_out, 0)`` where ``y > 0`` (``x > 0``), else 0."""
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
-        (x,) = ctx.saved_tensors
-        return grad.clamp(min=0) * (x > 0).to(grad.dtype)
+    def forward(ctx: Any, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(y)
+        return y.view_as(y)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (y,) = ctx.saved_tensors
+        # one fused masking pass, as the plain ReLU's own backward does
+        return torch.ops.aten.threshold_backward(grad.clamp(min=0), y, 0), None
 
 
 class _DeconvReLU(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
-        return x.clamp(min=0)
+    """Forward: the module's output as a view. Backward to ``x``: ``max(grad_out, 0)``."""
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
-        return grad.clamp(min=0)
+    def forward(ctx: Any, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return y.view_as(y)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return grad.clamp(min=0), None
 
 
 _FUNCTIONS = {"guided": _GuidedReLU, "deconvnet": _DeconvReLU}
@@ -85,7 +92,8 @@ def relu_rule(relus: list[nn.Module], rule: str) -> Iterator[None]:
         return (work.clone() if getattr(module, "inplace", False) else work, *args[1:])
 
     def replace_output(module: nn.Module, args: tuple[Any, ...], output: Any) -> torch.Tensor:
-        return function.apply(saved.pop(id(module)))
+        # the module's result carries the values; the Function ties them to the saved input
+        return function.apply(saved.pop(id(module)), output)
 
     with HookSet() as hooks:
         for module in relus:
