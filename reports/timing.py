@@ -54,6 +54,9 @@ def _float(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+CAP = 2.5  # the right end of a linear ratio axis
+
+
 def ratios_figure(tables: dict[str, pd.DataFrame]) -> str:
     """Horizontal bars of ours / floor (top row) and ours / reference (bottom row) per method;
     one column per device, CPU and GPU side by side. A log axis when a panel's ratios span
@@ -63,7 +66,7 @@ def ratios_figure(tables: dict[str, pd.DataFrame]) -> str:
     measures = (("ratio_to_floor", "× floor", "no floor"),
                 ("ratio_to_reference", "× reference", "no reference"))
     rows = max(len(t) for t in tables.values())
-    width = 5.6 if len(devices) == 1 else 10.2
+    width = 8.5 if len(devices) == 1 else 10.2
     with house_style():
         fig, axes = plt.subplots(
             2, len(devices), figsize=(width, 2 * (0.8 + 0.34 * rows)), squeeze=False)
@@ -77,18 +80,24 @@ def ratios_figure(tables: dict[str, pd.DataFrame]) -> str:
                 shown = np.isfinite(values) & (values > 0)
                 finite = values[shown]
                 log = len(finite) > 0 and finite.max() / min(finite.min(), 1.0) > 20
-                ax.barh(y[shown], finite, color=PALETTE[i], height=0.6)
-                ax.axvline(1.0, color="#444444", linewidth=1, linestyle="--")
                 top = max(1.0, finite.max()) if len(finite) else 1.0
+                # linear axes stop at CAP: a few tiny-model outliers would squash every other
+                # bar; a clipped bar ends in an arrow and still shows its true value
+                cap = top * 1.3 if log else min(top * 1.3, CAP)
+                drawn = np.minimum(finite, cap / 1.15)
+                ax.barh(y[shown], drawn, color=PALETTE[i], height=0.6)
+                ax.axvline(1.0, color="#444444", linewidth=1, linestyle="--")
                 if log:
                     ax.set_xscale("log")
                     ax.set_xlim(min(0.5, finite.min() / 1.5), top * 4)
                 else:
-                    ax.set_xlim(0, top * 1.3)
+                    ax.set_xlim(0, cap)
                 left = ax.get_xlim()[0]
                 for k, v in enumerate(values):
                     if shown[k]:
-                        ax.text(v, k, f" {v:.2f}×", va="center", fontsize=8.5, color="#333333")
+                        clipped = not log and v > cap / 1.15
+                        ax.text(min(v, cap / 1.15), k, f" {'▶ ' if clipped else ''}{v:.2f}×",
+                                va="center", fontsize=8.5, color="#333333")
                     else:
                         ax.text(left, k, f" {missing}", va="center", fontsize=8.5,
                                 color="#888888", style="italic")
