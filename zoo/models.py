@@ -2,6 +2,8 @@
 
 - Our own MNIST models (``mnist_logreg``, ``mnist_cnn``, ``mnist_cnn_at``) are trained by
   ``auditbench train NAME`` and shipped as state dicts in ``zoo/weights/``.
+- ``module.path:factory``, ``file.py:factory``, ``model.pt2`` and TorchScript files are the
+  user's own models (see ``zoo.user_models``).
 - ``tv:<arch>`` is any torchvision classifier. Its ImageNet weights come from a file the user
   names, or from the torch hub cache; nothing is ever downloaded. Random weights only when
   asked for with ``weights="random"``, and then the model's label says so.
@@ -9,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from zoo.checkpoint import load_weights, read_state_dict
 from zoo.nets import mnist_cnn_net, mnist_logreg_net, shapes_cnn_net
 from zoo.normalize import Classifier
 from zoo.shapes import CLASSES as SHAPE_CLASSES
+from zoo.user_models import is_user_spec, load_user_model
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -94,14 +97,33 @@ def build_model(name: str) -> Classifier:
     )
 
 
-def load_model(name: str, weights: str | Path | None = None) -> Classifier:
+def load_model(
+    name: str,
+    weights: str | Path | None = None,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    input_size: int | Sequence[int] | None = None,
+    class_names: Sequence[str] | None = None,
+) -> Classifier:
     """A model in eval mode mapping ``[0, 1]`` pixels to logits.
 
+    ``name``: a registered model, ``tv:<arch>``, or a user model (``module.path:factory``,
+    ``file.py:factory``, a ``.pt2`` export or a TorchScript file; see ``zoo.user_models``,
+    which alone takes ``mean``, ``std``, ``input_size`` and ``class_names``).
     ``weights``: ``None`` for the shipped (or cached) weights, a path to a state-dict file, or
     ``"random"`` for an untrained model, labelled as such.
     """
     if not isinstance(name, str):
         raise KeyError(f"model name must be a string, got {name!r}")
+    if is_user_spec(name, registered=name in _REGISTRY):
+        return load_user_model(
+            name, weights, mean=mean, std=std, input_size=input_size, class_names=class_names
+        )
+    if any(v is not None for v in (mean, std, input_size, class_names)):
+        raise ValueError(
+            f"mean, std, input_size and class_names are for user models; {name!r} has its own"
+        )
     if name.startswith(TV_PREFIX):
         return _load_torchvision(name[len(TV_PREFIX):], weights).eval()
     model = build_model(name)

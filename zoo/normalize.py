@@ -63,6 +63,8 @@ class Classifier(nn.Module):
         self.class_names = list(class_names) if class_names else default_names
         self.weights = weights
         self.random_weights = random_weights
+        # set by zoo.user_models when the network ends in a softmax: attacks are then weaker
+        self.outputs_probabilities = False
 
     @property
     def label(self) -> str:
