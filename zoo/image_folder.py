@@ -1,0 +1,288 @@
+"""Load a user's own folder of images ("bring your own data") as an auditable batch.
+
+Two layouts are understood:
+
+* torchvision ``ImageFolder``: one sub-folder per class under ``root`` (class order = sorted
+  folder names; images may sit in nested folders below a class folder);
+* a flat folder plus a labels CSV with columns ``file,label``. ``label`` is a class name
+  (classes = sorted unique names), or, when every label is a non-negative integer, a class
+  index (classes are then ``"0" .. str(max)``).
+
+Behaviour chosen here:
+
+* Hidden files and folders (names starting with ``.``) are ignored silently. Every other file
+  that is not used lands in ``skipped`` with a reason (wrong extension, unreadable, not
+  listed in the CSV, missing, not sampled), never as an exception.
+* A class whose folder holds no readable image keeps its place in ``class_names`` (so label
+  indices match the folder names) and a ``UserWarning`` says so; it just has zero images.
+* ``per_class`` samples with ``torch.Generator().manual_seed(seed)`` from the files with an
+  image extension before decoding. Files are decoded in the sampled order until ``per_class``
+  readable ones are found, so an unreadable pick is replaced by the next one in the same
+  seeded order; files never reached are ``skipped`` as "not sampled".
+* Result order: class by class, files sorted by relative path within each class.
+* Every image is converted to ``channels`` (RGBA / LA / transparent palette images are
+  composited onto white first), then resized: an ``int`` size resizes the shorter side and
+  centre crops, a ``(H, W)`` tuple resizes exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.transforms.v2 import functional as TF
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+_HIGH_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
+
+
+@dataclass(frozen=True)
+class ImageFolderData:
+    x: torch.Tensor  # float32 (N, C, H, W) in [0, 1]
+    y: torch.Tensor  # int64 (N,)
+    class_names: tuple[str, ...]
+    files: tuple[str, ...]  # the file behind each image, relative to the root (posix)
+    skipped: tuple[tuple[str, str], ...]  # (relative path, reason) of every file not used
+    source: str  # the root folder
+
+
+# ---- argument checks (before any file is touched) ----
+
+
+def _check_size(size: object) -> tuple[int, int] | int:
+    def ok(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+    if ok(size):
+        return size  # type: ignore[return-value]
+    if isinstance(size, tuple) and len(size) == 2 and all(ok(v) for v in size):
+        return size  # type: ignore[return-value]
+    raise ValueError(f"size must be a positive int or a (H, W) tuple of them, got {size!r}")
+
+
+def _check_args(size: object, channels: object, per_class: object, seed: object) -> None:
+    _check_size(size)
+    if channels not in (1, 3) or isinstance(channels, bool):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    if per_class is not None and (
+        isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1
+    ):
+        raise ValueError(f"per_class must be None or a positive int, got {per_class!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+
+
+# ---- finding the files of each class ----
+
+
+def _hidden(rel: Path) -> bool:
+    return any(part.startswith(".") for part in rel.parts)
+
+
+def _files_under(folder: Path, root: Path) -> list[str]:
+    """Non-hidden files below ``folder``, as sorted posix paths relative to ``root``."""
+    rels = (p.relative_to(root) for p in folder.rglob("*") if p.is_file())
+    return sorted(r.as_posix() for r in rels if not _hidden(r))
+
+
+def _from_subfolders(root: Path) -> tuple[list[str], dict[str, list[str]], list[tuple[str, str]]]:
+    dirs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not dirs:
+        raise ValueError(
+            f"no class sub-folders in {root}; for a flat folder of images pass labels_csv"
+        )
+    stray = [(r, "not inside a class folder") for r in _loose_files(root)]
+    return dirs, {d: _files_under(root / d, root) for d in dirs}, stray
+
+
+def _loose_files(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _read_csv_rows(path: Path) -> list[tuple[str, str]]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        fields = {(f or "").strip() for f in reader.fieldnames or ()}
+        if not {"file", "label"} <= fields:
+            raise ValueError(f"labels CSV {path} needs columns 'file' and 'label', got {fields}")
+        rows = []
+        for row in reader:
+            clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k}
+            if clean.get("file"):
+                rows.append((clean["file"], clean.get("label", "")))
+    return rows
+
+
+def _class_names_for(labels: Iterable[str]) -> tuple[list[str], bool]:
+    """Sorted unique names, or ``"0".."max"`` when every label is a non-negative integer."""
+    labels = list(labels)
+    if labels and all(lab.isdigit() for lab in labels):
+        return [str(i) for i in range(max(int(lab) for lab in labels) + 1)], True
+    return sorted(set(labels)), False
+
+
+def _from_csv(
+    root: Path, csv_path: Path
+) -> tuple[list[str], dict[str, list[str]], list[tuple[str, str]]]:
+    rows = _read_csv_rows(csv_path)
+    name = csv_path.name
+    skipped: list[tuple[str, str]] = []
+    listed: dict[str, str] = {}
+    for file, label in rows:
+        rel = Path(file).as_posix()
+        if rel in listed:
+            raise ValueError(f"labels CSV {csv_path} lists {rel!r} more than once")
+        listed[rel] = label
+    by_label: dict[str, list[str]] = {}
+    for rel, label in listed.items():
+        if not (root / rel).is_file():
+            skipped.append((rel, f"listed in {name} but missing"))
+        elif not label:
+            skipped.append((rel, f"empty label in {name}"))
+        else:
+            by_label.setdefault(label, []).append(rel)
+    classes, numeric = _class_names_for(lab for lab in listed.values() if lab)
+    key = (lambda lab: str(int(lab))) if numeric else (lambda lab: lab)  # "07" is class "7"
+    files: dict[str, list[str]] = {c: [] for c in classes}
+    for lab, rels in by_label.items():
+        files[key(lab)].extend(rels)
+    files = {c: sorted(rels) for c, rels in files.items()}
+    own = _csv_inside(root, csv_path)
+    for rel in _loose_files(root):
+        if rel not in listed and rel != own:
+            skipped.append((rel, f"not listed in {name}"))
+    return classes, files, skipped
+
+
+def _csv_inside(root: Path, csv_path: Path) -> str | None:
+    try:
+        return csv_path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+# ---- sampling, decoding, resizing ----
+
+
+def _to_mode(img: Image.Image, channels: int) -> Image.Image:
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, img.convert("RGBA"))
+    return img.convert("L" if channels == 1 else "RGB")
+
+
+def _to_array(img: Image.Image, channels: int) -> np.ndarray:
+    """``(H, W, channels)`` float32 in [0, 1]; 16-bit and float images keep their range."""
+    if img.mode in _HIGH_BIT_MODES or img.mode == "F":
+        scale = 1.0 if img.mode == "F" else 65535.0
+        grey = np.clip(np.asarray(img, dtype=np.float32) / scale, 0, 1)[..., None]
+        return np.repeat(grey, channels, axis=2)
+    arr = np.asarray(_to_mode(img, channels), dtype=np.float32) / 255.0
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def _decode(path: Path, channels: int) -> torch.Tensor:
+    with Image.open(path) as img:
+        img.load()
+        arr = _to_array(img, channels)
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)  # (C, H, W)
+
+
+def _resize(img: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    if isinstance(size, int):
+        img = TF.resize(img, [size], antialias=True)  # shorter side -> size
+        img = TF.center_crop(img, [size, size])
+    else:
+        img = TF.resize(img, list(size), antialias=True)
+    return img.clamp_(0, 1)
+
+
+def _sample_order(n: int, per_class: int | None, gen: torch.Generator) -> list[int]:
+    return list(range(n)) if per_class is None else torch.randperm(n, generator=gen).tolist()
+
+
+def _load_class(
+    root: Path,
+    files: list[str],
+    opts: tuple[int | tuple[int, int], int, int | None],
+    gen: torch.Generator,
+) -> tuple[list[tuple[str, torch.Tensor]], list[tuple[str, str]]]:
+    """Decode one class's files (sampled order if ``per_class``); return sorted good images."""
+    size, channels, per_class = opts
+    skipped = [(f, f"not an image file ({Path(f).suffix or 'no extension'})")
+               for f in files if Path(f).suffix.lower() not in IMAGE_EXTENSIONS]
+    images = [f for f in files if Path(f).suffix.lower() in IMAGE_EXTENSIONS]
+    good: list[tuple[str, torch.Tensor]] = []
+    for i in _sample_order(len(images), per_class, gen):
+        rel = images[i]
+        if per_class is not None and len(good) >= per_class:
+            skipped.append((rel, f"not sampled (per_class={per_class})"))
+            continue
+        try:
+            good.append((rel, _resize(_decode(root / rel, channels), size)))
+        except Exception as exc:  # any decoder failure is a skipped file, never a crash
+            skipped.append((rel, f"unreadable image: {type(exc).__name__}: {exc}"))
+    return sorted(good, key=lambda item: item[0]), skipped
+
+
+def _resolve_csv(root: Path, labels_csv: str | Path) -> Path:
+    path = Path(labels_csv)
+    if not path.is_file() and not path.is_absolute() and (root / path).is_file():
+        path = root / path
+    if not path.is_file():
+        raise FileNotFoundError(f"labels CSV {labels_csv} does not exist (nor under {root})")
+    return path
+
+
+def load_image_folder(
+    root: str | Path,
+    *,
+    size: int | tuple[int, int],
+    channels: int = 3,
+    per_class: int | None = None,
+    seed: int = 0,
+    labels_csv: str | Path | None = None,
+) -> ImageFolderData:
+    """Load the images under ``root`` as float32 ``(N, channels, H, W)`` in ``[0, 1]``.
+
+    ``labels_csv`` (a path, or a name inside ``root``) switches to the flat-folder layout.
+    See the module docstring for the rules on skipping, sampling and ordering.
+
+    Shape:
+        x: ``(N, channels, size, size)`` for an int ``size``, ``(N, channels, H, W)`` for
+        ``size=(H, W)``; y: ``(N,)``.
+    """
+    _check_args(size, channels, per_class, seed)
+    root_path = Path(root)
+    if not root_path.is_dir():
+        raise FileNotFoundError(f"image folder {root} does not exist or is not a directory")
+    if labels_csv is None:
+        classes, files, skipped = _from_subfolders(root_path)
+    else:
+        classes, files, skipped = _from_csv(root_path, _resolve_csv(root_path, labels_csv))
+    gen = torch.Generator().manual_seed(seed)
+    kept: list[tuple[int, str, torch.Tensor]] = []
+    for label, name in enumerate(classes):
+        good, bad = _load_class(root_path, files[name], (size, channels, per_class), gen)
+        skipped.extend(bad)
+        kept.extend((label, rel, img) for rel, img in good)
+    if not kept:
+        raise ValueError(f"no readable images in {root}: {len(skipped)} file(s) skipped")
+    for label in sorted(set(range(len(classes))) - {label for label, _, _ in kept}):
+        warnings.warn(f"class {classes[label]!r} in {root} has no readable images", stacklevel=2)
+    return ImageFolderData(
+        x=torch.stack([img for _, _, img in kept]).float(),
+        y=torch.tensor([label for label, _, _ in kept], dtype=torch.int64),
+        class_names=tuple(classes),
+        files=tuple(rel for _, rel, _ in kept),
+        skipped=tuple(skipped),
+        source=str(root_path),
+    )
