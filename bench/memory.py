@@ -6,7 +6,7 @@ On the CPU, freed memory stays in the C allocator's heap and keeps counting as r
 a run after a bigger one would show no growth at all. The block therefore starts with glibc's
 ``malloc_trim(0)``, which hands free heap pages back to the system: measured on ResNet-18
 style transfer, the extra resident memory of a 128 px run read 1.4 MB after a 512 px run
-without it and 27 MB with it (27 MB either way in a fresh process).
+without it and 27 MB with it.
 """
 
 from __future__ import annotations

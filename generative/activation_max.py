@@ -15,10 +15,12 @@ from torch import nn
 from generative.common import (
     check_generator,
     check_images,
+    check_positive,
     check_shape,
     check_weight,
     model_device,
     neutral_value,
+    starting_image,
 )
 from generative.optimise import optimise_image
 from generative.regularisers import Jitter, Regulariser, apply_after, check_regularisers
@@ -52,9 +54,7 @@ def prepare(model: nn.Module, n: int, *, method: str, steps: object, lr: object,
     ``(1, C, H, W)``, broadcast) when given, else the neutral image plus ``noise * randn`` drawn
     from ``generator`` and clamped to ``[0, 1]`` (``noise`` applies only then)."""
     steps = check_count(steps, "steps", minimum=1)
-    lr = check_nonnegative(lr, "lr")
-    if lr == 0:
-        raise ValueError("lr must be > 0, got 0")
+    lr = check_positive(lr, "lr")
     l2 = check_weight(l2, "l2")
     noise = check_nonnegative(noise, "noise")
     optimizer = check_choice(optimizer, "optimizer", OPTIMIZERS)
@@ -77,11 +77,7 @@ def prepare(model: nn.Module, n: int, *, method: str, steps: object, lr: object,
     if init is not None:
         x0 = init.detach().expand(n, *shape).clone()
     else:
-        x0 = centre.expand(n, *shape).clone()
-        if noise > 0:
-            gen_device = generator.device if generator is not None else device
-            draw = torch.randn((n, *shape), generator=generator, device=gen_device, dtype=dtype)
-            x0 = (x0 + noise * draw.to(device)).clamp(0.0, 1.0)
+        x0 = starting_image(model, like.new_empty((n, *shape)), noise=noise, generator=generator)
     settings = dict(method=method, steps=steps, lr=lr, l2=l2, optimizer=optimizer,
                     shape=shape, noise=noise, regularisers=[repr(r) for r in regs])
     return Setup(x0, centre, steps, lr, l2, optimizer, regs, generator, settings)

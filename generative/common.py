@@ -88,6 +88,31 @@ def neutral_value(model: nn.Module, channels: int, like: torch.Tensor) -> torch.
     return torch.full((1, channels, 1, 1), 0.5, device=like.device, dtype=like.dtype)
 
 
+def starting_image(model: nn.Module, like: torch.Tensor, *, noise: float,
+                   generator: torch.Generator | None) -> torch.Tensor:
+    """The model's neutral image plus ``noise`` times Gaussian noise from ``generator``,
+    clamped to ``[0, 1]``: where the optimisations start when no image is given.
+
+    Shape:
+        - like: ``(N, C, H, W)`` (only its shape, device and dtype are used); returns the same.
+    """
+    centre = neutral_value(model, like.shape[1], like)
+    start = centre.expand(like.shape).clone()
+    if noise > 0:
+        randn = torch.randn(like.shape, generator=generator, device=like.device,
+                            dtype=like.dtype)
+        start = (start + noise * randn).clamp(0.0, 1.0)
+    return start
+
+
+def check_positive(value: object, name: str) -> float:
+    """A step size or exponent: finite and ``> 0``."""
+    value = check_nonnegative(value, name)
+    if value == 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return value
+
+
 def model_device(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     """Where a model's parameters live, for methods that start from no image."""
     for t in list(model.parameters()) + list(model.buffers()):

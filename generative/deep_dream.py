@@ -19,6 +19,7 @@ from generative.common import (
     check_images,
     check_layers,
     check_method_model,
+    check_positive,
     check_weight,
     layer_outputs,
 )
@@ -61,9 +62,7 @@ def deep_dream(
     x = check_images(x, "x")
     (layer,) = check_layers(model, layer, "layer")
     steps = check_count(steps, "steps", minimum=1)
-    lr = check_weight(lr, "lr")
-    if lr == 0:
-        raise ValueError("lr must be > 0, got 0")
+    lr = check_positive(lr, "lr")
     octaves = check_count(octaves, "octaves", minimum=1)
     octave_scale = check_weight(octave_scale, "octave_scale")
     if octave_scale < 1:

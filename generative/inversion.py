@@ -25,9 +25,11 @@ from generative.common import (
     check_images,
     check_layers,
     check_method_model,
+    check_positive,
     check_weight,
     layer_outputs,
     neutral_value,
+    starting_image,
 )
 from generative.optimise import optimise_image
 from generative.priors import alpha_norm, total_variation
@@ -70,11 +72,11 @@ def feature_inversion(
     x = check_images(x, "x")
     (layer,) = check_layers(model, layer, "layer")
     steps = check_count(steps, "steps", minimum=1)
-    lr = _check_positive(lr, "lr")
+    lr = check_positive(lr, "lr")
     optimizer = check_choice(optimizer, "optimizer", get_method(NAME).optimizers)
     tv_weight = check_weight(tv_weight, "tv_weight")
-    tv_beta = _check_positive(tv_beta, "tv_beta")
-    alpha = _check_positive(alpha, "alpha")
+    tv_beta = check_positive(tv_beta, "tv_beta")
+    alpha = check_positive(alpha, "alpha")
     alpha_weight = check_weight(alpha_weight, "alpha_weight")
     noise = check_weight(noise, "noise")
     if init is not None:
@@ -115,18 +117,6 @@ def feature_inversion(
     return GenResult(trace.image, trace.losses, settings, trace.terms, trace.evaluations)
 
 
-def starting_image(model: nn.Module, x: torch.Tensor, *, noise: float,
-                   generator: torch.Generator | None) -> torch.Tensor:
-    """The neutral image plus ``noise`` times Gaussian noise, clamped to ``[0, 1]``.
-
-    Shape:
-        - x: ``(N, C, H, W)`` (only its shape, device and dtype are used); returns the same.
-    """
-    centre = neutral_value(model, x.shape[1], x)
-    randn = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    return (centre + noise * randn).clamp(0.0, 1.0)
-
-
 @dataclass(frozen=True)
 class InversionDepth:
     """One layer's inversion: the result, the final relative feature error (mean over the
@@ -161,10 +151,3 @@ def inversion_by_depth(model: nn.Module, x: torch.Tensor, layers: Sequence[str],
         pixel = math.sqrt(float((result.image - x).square().mean()))
         out.append(InversionDepth(layer, result, feature, pixel))
     return out
-
-
-def _check_positive(value: object, name: str) -> float:
-    value = check_weight(value, name)
-    if value == 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return value

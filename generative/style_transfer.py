@@ -18,9 +18,10 @@ from generative.common import (
     check_images,
     check_layers,
     check_method_model,
+    check_positive,
     check_weight,
     layer_outputs,
-    neutral_value,
+    starting_image,
 )
 from generative.optimise import optimise_image
 from generative.priors import total_variation
@@ -102,21 +103,14 @@ def style_transfer(
     tv_weight = check_weight(tv_weight, "tv_weight")
     optimizer = check_choice(optimizer, "optimizer", get_method(NAME).optimizers)
     steps = check_count(steps, "steps", minimum=1)
-    lr = DEFAULT_LR[optimizer] if lr is None else check_weight(lr, "lr")
-    if lr == 0:
-        raise ValueError("lr must be > 0, got 0")
+    lr = DEFAULT_LR[optimizer] if lr is None else check_positive(lr, "lr")
     init = check_choice(init, "init", INITS)
     noise = check_weight(noise, "noise")
     generator = check_generator(generator, content)
     style = style.to(content.device, content.dtype)
 
-    if init == "content":
-        start = content
-    else:
-        centre = neutral_value(model, content.shape[1], content)
-        randn = torch.randn(content.shape, generator=generator, device=content.device,
-                            dtype=content.dtype)
-        start = (centre + noise * randn).clamp(0.0, 1.0)
+    start = content if init == "content" else starting_image(model, content, noise=noise,
+                                                             generator=generator)
     pixels = content.shape[-2] * content.shape[-1]
     layers = list(dict.fromkeys([content_layer, *style_layers]))
 

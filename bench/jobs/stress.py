@@ -11,7 +11,7 @@ import torch
 
 from bench.context import RunContext
 from bench.jobs.gen_params import images_at, model_or_random, run_method
-from bench.memory import peak_memory
+from bench.memory import PeakMemory, peak_memory
 from bench.spec import REQUIRED, Job, JobOutput, KindSpec
 from generative import GenResult, get_method
 
@@ -58,12 +58,12 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
 
 
 def _run_rows(setting: dict[str, object], result: GenResult, seconds: float, steps: int,
-              memory: object) -> list[dict[str, object]]:
+              memory: PeakMemory) -> list[dict[str, object]]:
     values = {
         "seconds": seconds,
         "seconds_per_step": seconds / steps,
         "evaluations_per_step": result.evaluations / steps,
-        "peak_memory_mb": memory.extra_bytes / MB,  # type: ignore[attr-defined]
+        "peak_memory_mb": memory.extra_bytes / MB,
         "finite": float(result.finite),
         "improved": float(result.improved),
         "initial_loss": float(result.losses[0]),
@@ -71,7 +71,7 @@ def _run_rows(setting: dict[str, object], result: GenResult, seconds: float, ste
     }
     if result.failed_step is not None:
         values["failed_step"] = float(result.failed_step)
-    extra = {"memory_source": memory.source}  # type: ignore[attr-defined]
+    extra = {"memory_source": memory.source}
     return [{**setting, **extra, "metric": k, "value": v} for k, v in values.items()]
 
 

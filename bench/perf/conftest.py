@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 import zoo
+from bench.context import RunContext
+from bench.jobs.gen_params import model_or_random
 from bench.perf import cases as perf_cases
 from bench.perf.cases import Case
 from bench.perf.floor import Call, counts, make_inputs, record_calls, replay
@@ -72,27 +74,18 @@ class PerfKit:
     def __init__(self, quick: bool) -> None:
         self.quick = quick
         self.rounds, self.warmup = (1, 0) if quick else (5, 1)
-        self._models: dict[tuple[str, str], zoo.Classifier] = {}
+        self._contexts: dict[str, RunContext] = {}
         self._copies: dict[tuple[str, str], nn.Module] = {}
         self._data: dict[tuple[str, int, str], tuple[torch.Tensor, torch.Tensor]] = {}
         self._calls: dict[str, list[Call]] = {}
 
     def model(self, name: str, device: str) -> zoo.Classifier:
-        """Loaded once, eval mode, parameters frozen; torchvision without its weights file
-        runs with random weights (its label says so)."""
-        key = (name, device)
-        if key not in self._models:
-            try:
-                model = zoo.load_model(name)
-            except FileNotFoundError:
-                if not name.startswith("tv:"):
-                    raise
-                model = zoo.load_model(name, weights="random")
-            model = model.to(device).eval()
-            for p in model.parameters():
-                p.requires_grad_(False)
-            self._models[key] = model
-        return self._models[key]
+        """Loaded once per device through the run harness's own context: eval mode,
+        parameters frozen, torchvision without its weights file on random weights (the label
+        says so)."""
+        if device not in self._contexts:
+            self._contexts[device] = RunContext(torch.device(device))
+        return model_or_random(self._contexts[device], name, None)
 
     def model_copy(self, name: str, device: str) -> nn.Module:
         """A separate instance for torchattacks, whose attack objects switch modes."""
