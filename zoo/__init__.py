@@ -9,6 +9,7 @@ from zoo.checks import (
     check_labels,
     check_nonnegative,
 )
+from zoo.class_names import load_class_names
 from zoo.datasets import (
     BUNDLED_PHOTOS,
     DATASETS,
@@ -29,6 +30,6 @@ __all__ = [
     "Normalize", "PHOTOS", "build_model", "check_choice", "check_count", "check_eps_grid",
     "check_generator", "check_images", "check_labels", "check_model", "check_nonnegative",
     "feature_layers", "find_modules", "frozen_parameters", "get_layer", "list_datasets",
-    "list_models", "load_dataset", "load_image_folder", "load_masks", "load_model",
-    "load_photo", "model_spec", "num_classes", "register_model", "warn_if_training",
+    "list_models", "load_class_names", "load_dataset", "load_image_folder", "load_masks",
+    "load_model", "load_photo", "model_spec", "num_classes", "register_model", "warn_if_training",
 ]

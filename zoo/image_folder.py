@@ -22,7 +22,8 @@ Behaviour chosen here:
 * Result order: class by class, files sorted by relative path within each class.
 * Every image is converted to ``channels`` (RGBA / LA / transparent palette images are
   composited onto white first), then resized: an ``int`` size resizes the shorter side and
-  centre crops, a ``(H, W)`` tuple resizes exactly.
+  centre crops, a ``(H, W)`` tuple resizes exactly. Decoding and resizing one image live in
+  ``zoo.image_decode``.
 """
 
 from __future__ import annotations
@@ -33,13 +34,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
-from torchvision.transforms.v2 import functional as TF
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
-_HIGH_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
+from zoo.image_decode import IMAGE_EXTENSIONS, decode_image, resize_image
 
 
 @dataclass(frozen=True)
@@ -167,42 +164,7 @@ def _csv_inside(root: Path, csv_path: Path) -> str | None:
         return None
 
 
-# ---- sampling, decoding, resizing ----
-
-
-def _to_mode(img: Image.Image, channels: int) -> Image.Image:
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
-        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, img.convert("RGBA"))
-    return img.convert("L" if channels == 1 else "RGB")
-
-
-def _to_array(img: Image.Image, channels: int) -> np.ndarray:
-    """``(H, W, channels)`` float32 in [0, 1]; 16-bit and float images keep their range."""
-    if img.mode in _HIGH_BIT_MODES or img.mode == "F":
-        scale = 1.0 if img.mode == "F" else 65535.0
-        grey = np.clip(np.asarray(img, dtype=np.float32) / scale, 0, 1)[..., None]
-        return np.repeat(grey, channels, axis=2)
-    arr = np.asarray(_to_mode(img, channels), dtype=np.float32) / 255.0
-    return arr[..., None] if arr.ndim == 2 else arr
-
-
-def _decode(path: Path, channels: int) -> torch.Tensor:
-    with Image.open(path) as img:
-        img.load()
-        arr = _to_array(img, channels)
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)  # (C, H, W)
-
-
-def _resize(img: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
-    if isinstance(size, int):
-        img = TF.resize(img, [size], antialias=True)  # shorter side -> size
-        img = TF.center_crop(img, [size, size])
-    else:
-        img = TF.resize(img, list(size), antialias=True)
-    return img.clamp_(0, 1)
+# ---- sampling and decoding ----
 
 
 def _sample_order(n: int, per_class: int | None, gen: torch.Generator) -> list[int]:
@@ -227,7 +189,7 @@ def _load_class(
             skipped.append((rel, f"not sampled (per_class={per_class})"))
             continue
         try:
-            good.append((rel, _resize(_decode(root / rel, channels), size)))
+            good.append((rel, resize_image(decode_image(root / rel, channels), size)))
         except Exception as exc:  # any decoder failure is a skipped file, never a crash
             skipped.append((rel, f"unreadable image: {type(exc).__name__}: {exc}"))
     return sorted(good, key=lambda item: item[0]), skipped

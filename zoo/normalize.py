@@ -59,6 +59,7 @@ class Classifier(nn.Module):
         self.num_classes = num_classes
         self.input_shape = input_shape
         self.name = name
+        self.source = name  # what it was loaded from; a suite's [models.NAME] renames it
         default_names = [str(i) for i in range(num_classes)]
         self.class_names = list(class_names) if class_names else default_names
         self.weights = weights

@@ -185,8 +185,8 @@ def many(tmp_path: Path) -> Path:
 
 def test_per_class_sampling_is_seeded(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Path] = []
-    decode = image_folder._decode
-    monkeypatch.setattr(image_folder, "_decode", lambda p, c: calls.append(p) or decode(p, c))
+    decode = image_folder.decode_image
+    monkeypatch.setattr(image_folder, "decode_image", lambda p, c: calls.append(p) or decode(p, c))
     a = load_image_folder(many, size=16, per_class=3, seed=0)
     assert len(calls) == 9  # only the sampled files are decoded
     assert a.y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]

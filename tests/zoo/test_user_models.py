@@ -174,6 +174,15 @@ def test_probability_outputs_are_flagged(model_file: Path) -> None:
     assert zoo.load_model("mnist_logreg").outputs_probabilities is False
 
 
+def test_split_modules_keep_their_import_paths() -> None:
+    from zoo.user_archive import ExportedNet
+    from zoo.user_models import ExportedNet as reexported
+    from zoo.user_models import UserModelError, is_user_spec
+
+    assert reexported is ExportedNet and issubclass(UserModelError, ValueError)
+    assert is_user_spec("pkg.mod:make") and not is_user_spec("tv:resnet18")
+
+
 def test_declared_input_shape_and_methods_run(model_file: Path) -> None:
     model_file.write_text(model_file.read_text() + (
         "\n\ndef make_declared():\n    net = make()\n    net.input_shape = (3, 8, 8)\n"

@@ -1,0 +1,106 @@
+"""Fit a user's network to the ``[0, 1]`` pixel contract: input shape, stats and one probe.
+
+The input shape comes from ``input_size`` or the network's own ``input_shape``; ``mean`` and
+``std`` default to no normalisation (zeros and ones per channel). ``num_classes`` comes from
+one probe forward pass, which also spots networks whose outputs are already probabilities.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from zoo.normalize import Normalize
+from zoo.user_spec import UserModelError
+
+PROBE_SEED = 0
+PROB_TOLERANCE = 1e-4
+
+
+def check_stats(spec: str, mean: Sequence[float] | None, std: Sequence[float] | None) -> None:
+    """Refuse non-positive ``std`` and ``mean``/``std`` of different lengths."""
+    if std is not None and any(float(s) <= 0 for s in std):
+        raise UserModelError(f"{spec!r}: std must be positive per channel, got {list(std)}")
+    if mean is not None and std is not None and len(mean) != len(std):
+        raise UserModelError(
+            f"{spec!r}: mean and std need one value per channel: {list(mean)}, {list(std)}"
+        )
+
+
+def input_shape(
+    spec: str,
+    net: nn.Module,
+    input_size: int | Sequence[int] | None,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+) -> tuple[int, int, int]:
+    """``(C, H, W)`` from ``input_size`` (an int side or a shape) or ``net.input_shape``."""
+    if input_size is None:
+        declared = getattr(net, "input_shape", None)
+        if declared is None:
+            raise UserModelError(
+                f"{spec!r}: pass input_size (an int side or (C, H, W)); the model declares no "
+                "input_shape"
+            )
+        input_size = declared
+    if isinstance(input_size, int):
+        stats = mean if mean is not None else std
+        channels = len(stats) if stats is not None else 3
+        return (channels, input_size, input_size)
+    shape = tuple(int(s) for s in input_size)
+    if len(shape) != 3 or min(shape) < 1:
+        raise UserModelError(f"{spec!r}: input_size must be an int or (C, H, W), got {shape}")
+    return shape  # type: ignore[return-value]
+
+
+def channel_stats(
+    spec: str, channels: int, mean: Sequence[float] | None, std: Sequence[float] | None
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``mean`` and ``std`` as float tuples of length ``channels`` (defaults: 0 and 1)."""
+    mean_t = tuple(float(m) for m in mean) if mean is not None else (0.0,) * channels
+    std_t = tuple(float(s) for s in std) if std is not None else (1.0,) * channels
+    if len(mean_t) != channels or len(std_t) != channels:
+        raise UserModelError(
+            f"{spec!r}: mean and std need {channels} values (one per input channel), got "
+            f"{list(mean_t)} and {list(std_t)}"
+        )
+    return mean_t, std_t
+
+
+@torch.no_grad()
+def probe(
+    spec: str, net: nn.Module, normalize: Normalize, shape: tuple[int, int, int]
+) -> tuple[int, bool]:
+    """``num_classes`` and whether the outputs look like probabilities, from one forward pass
+    of a zero image and a seeded random one."""
+    generator = torch.Generator().manual_seed(PROBE_SEED)
+    x = torch.stack([torch.zeros(shape), torch.rand(shape, generator=generator)])  # (2, C, H, W)
+    try:
+        out = net(normalize(x))
+    except Exception as err:
+        raise UserModelError(
+            f"{spec!r}: the model failed on a probe batch of shape {tuple(x.shape)} "
+            f"(an exported model needs a dynamic batch dimension): {type(err).__name__}: {err}"
+        ) from err
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 2 or out.shape[1] < 2:
+        found = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise UserModelError(
+            f"{spec!r}: the model must output (N, K) class scores with K >= 2; on a batch of "
+            f"2 it returned {found}"
+        )
+    probabilities = bool(
+        (out >= 0).all() and ((out.sum(dim=1) - 1).abs() <= PROB_TOLERANCE).all()
+    )
+    if probabilities:
+        # frames: probe, torch.no_grad's wrapper, load_user_model, zoo.load_model, so 4 points
+        # at zoo/models.py; 5 would reach the caller of zoo.load_model
+        warnings.warn(
+            f"{spec!r} outputs probabilities (rows are non-negative and sum to 1), not logits: "
+            "attacks and attributions on softmax outputs are weaker (saturated gradients)",
+            UserWarning,
+            stacklevel=4,
+        )
+    return int(out.shape[1]), probabilities
