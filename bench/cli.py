@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import math
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from bench.suite import SuiteError, list_suites, load_suite
+from bench.suite import Suite, SuiteError, list_suites, load_suite, slugify
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run a suite (resumes a run already started)")
-    run.add_argument("--suite", default="default", help="shipped suite name or a TOML path")
+    run = sub.add_parser("run", help="run a suite, or audit your own model with --model "
+                                     "(resumes a run already started)")
+    run.add_argument("--suite", help="shipped suite name or a TOML path (default: default)")
     run.add_argument("--out", type=Path, help="run directory (default runs/<suite name>/)")
     run.add_argument("--device", default="auto", choices=("cpu", "cuda", "auto"),
                      help="auto (default): cuda when available, else cpu")
@@ -51,9 +53,37 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CPU threads for PyTorch (default: PyTorch's choice); 1 is much "
                           "faster on a machine whose cores other processes are using")
     run.add_argument("--no-report", action="store_true", help="skip writing index.html")
+    own = run.add_argument_group(
+        "your own model", "--model writes an audit suite for it (RUN_DIR/audit.toml, yours to "
+        "keep and edit) and runs it")
+    own.add_argument("--model", metavar="SPEC",
+                     help="module.path:factory, path/to/file.py:factory, model.pt2, a "
+                          "TorchScript file, tv:<arch> or a shipped model name")
+    own.add_argument("--weights", metavar="FILE", help="state dict for a factory or tv: model")
+    own.add_argument("--mean", type=float, nargs="+", metavar="M",
+                     help="the model's input mean per channel (pixels in [0, 1])")
+    own.add_argument("--std", type=float, nargs="+", metavar="S", help="its input std")
+    own.add_argument("--input-size", type=int, nargs="+", metavar="N",
+                     help="one side, or C H W")
+    own.add_argument("--class-names", metavar="FILE", help=".txt (one per line) or .json")
+    own.add_argument("--data", metavar="DIR",
+                     help="image folder: one sub-folder per class, or flat with --labels-csv")
+    own.add_argument("--labels-csv", metavar="FILE", help="file,label rows for a flat folder")
+    own.add_argument("--per-class", type=int, metavar="N",
+                     help="a seeded sample of N images per class")
+    own.add_argument("--eps-linf", type=float, metavar="EPS",
+                     help="standard Linf budget (default by data: 0.3 MNIST, 8/255 up to "
+                          "64 px, 4/255 above)")
+    own.add_argument("--eps-l2", type=float, metavar="EPS",
+                     help="standard L2 budget (default 2.0, 0.5, 3.0 likewise)")
+    own.add_argument("--quick", action="store_true", help="the quick version of the audit")
 
     report = sub.add_parser("report", help="(re)build RUN_DIR/index.html from its store")
     report.add_argument("run_dir", type=Path)
+
+    card = sub.add_parser("card", help="print a run's audit card (as at the top of its report)")
+    card.add_argument("run_dir", type=Path)
+    card.add_argument("--format", choices=("md", "json"), default="md")
 
     toy = sub.add_parser("toy", help="the linear toy example of CS231n lecture 9")
     toy.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -84,23 +114,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OWN_MODEL_FLAGS = ("weights", "mean", "std", "input_size", "class_names", "data",
+                   "labels_csv", "per_class", "eps_linf", "eps_l2", "quick")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.context import resolve_device
+    from bench.preflight import PreflightError
     from bench.runner import run_suite
 
-    try:
-        suite = load_suite(args.suite)
-        resolve_device(args.device)
-    except (SuiteError, ValueError) as err:
-        raise UsageError(f"auditbench run: {err}") from None
-    if args.name is not None:
-        if not args.name.strip():
-            raise UsageError("auditbench run: --name must not be empty")
-        suite = replace(suite, name=args.name)
+    if args.name is not None and not args.name.strip():
+        raise UsageError("auditbench run: --name must not be empty")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"auditbench run: --threads must be >= 1, got {args.threads}")
+    if args.model is None:
+        given = [f"--{k.replace('_', '-')}" for k in OWN_MODEL_FLAGS
+                 if getattr(args, k) not in (None, False)]
+        if given:
+            raise UsageError(f"auditbench run: {given[0]} is for your own model: give --model")
+    try:
+        resolve_device(args.device)
+        suite = _audit_suite(args) if args.model is not None else load_suite(
+            args.suite or "default")
+    except (SuiteError, ValueError, ImportError, OSError) as err:
+        raise UsageError(f"auditbench run: {err}") from None
+    if args.name is not None:
+        suite = replace(suite, name=args.name)
     out = args.out or Path("runs") / suite.slug
-    summary = _with_threads(args.threads, lambda: run_suite(suite, out, device=args.device))
+    try:
+        summary = _with_threads(args.threads, lambda: run_suite(suite, out, device=args.device))
+    except PreflightError as err:
+        raise UsageError(f"auditbench run: {err}") from None
     print(f"{len(summary.done)} jobs run, {len(summary.skipped)} already done, "
           f"{len(summary.failed)} failed in {summary.seconds:.1f} s; results in "
           f"{out / 'results.sqlite'}")
@@ -111,6 +155,39 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(f"report: {build_report(out)}")
     return 1 if summary.failed else 0
+
+
+def _audit_suite(args: argparse.Namespace) -> Suite:
+    """``--model`` and its flags -> the audit suite, written into the run directory."""
+    from bench.audit import AuditRequest, model_key, write_audit_suite
+
+    if args.suite is not None:
+        raise UsageError("auditbench run: give --suite or --model, not both (--model writes "
+                         "its own suite; run it again later with --suite RUN_DIR/audit.toml)")
+    if args.per_class is not None and args.per_class < 1:
+        raise UsageError(f"auditbench run: --per-class must be >= 1, got {args.per_class}")
+    if args.input_size is not None and len(args.input_size) not in (1, 3):
+        raise UsageError("auditbench run: --input-size takes one side or C H W")
+    request = AuditRequest(**{"model": args.model, **{k: getattr(args, k)
+                                                        for k in OWN_MODEL_FLAGS}})
+    name = args.name or f"{model_key(args.model)}-audit"
+    out = args.out or Path("runs") / slugify(name)
+    return load_suite(write_audit_suite(request, out, _command_line(args)))
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The ``auditbench run --model ...`` that wrote an audit suite, for its first comment."""
+    words = ["auditbench", "run", "--model", args.model]
+    for key in OWN_MODEL_FLAGS:
+        value = getattr(args, key)
+        flag = f"--{key.replace('_', '-')}"
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, list):
+            words += [flag, *map(str, value)]
+        elif value not in (None, False):
+            words += [flag, str(value)]
+    return shlex.join(words)
 
 
 def _with_threads(threads: int | None, work: Callable[[], T]) -> T:
@@ -133,6 +210,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not (args.run_dir / "results.sqlite").is_file():
         raise UsageError(f"auditbench report: no results.sqlite in {args.run_dir}")
     print(build_report(args.run_dir))
+    return 0
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    from reports.card import card_text
+
+    if not (args.run_dir / "results.sqlite").is_file():
+        raise UsageError(f"auditbench card: no results.sqlite in {args.run_dir}")
+    print(card_text(args.run_dir, args.format))
     return 0
 
 
@@ -307,8 +393,8 @@ def cmd_perf(args: argparse.Namespace) -> int:
     return 1 if status else 0
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "toy": cmd_toy, "train": cmd_train,
-            "list": cmd_list, "perf": cmd_perf}
+COMMANDS = {"run": cmd_run, "report": cmd_report, "card": cmd_card, "toy": cmd_toy,
+            "train": cmd_train, "list": cmd_list, "perf": cmd_perf}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 
 import zoo
+from bench.definitions import Definitions
+from bench.user_assets import fit_labels, folder_info, load_defined_model, read_folder
 from zoo.checkpoint import file_sha256
 
 log = logging.getLogger(__name__)
@@ -33,22 +35,56 @@ class RunContext:
     """
 
     device: torch.device
+    #: the suite's own models and image folders (``[models.*]``, ``[data.*]``)
+    definitions: Definitions = field(default_factory=Definitions)
+    seed: int = 0  # the suite's seed: it draws the per-class sample of a user folder
+    #: what the report says about each user folder (source, images, skipped files...)
+    data_info: dict[str, dict[str, object]] = field(default_factory=dict)
     _models: dict[tuple[str, str | None], zoo.Classifier] = field(default_factory=dict)
     _data: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     _hashes: dict[str, str] = field(default_factory=dict)
+    _folders: dict[str, zoo.ImageFolderData] = field(default_factory=dict)
     #: models whose weights file was missing and that run with random weights instead
     missing_weights: set[str] = field(default_factory=set)
 
     def model(self, name: str, weights: str | None = None) -> zoo.Classifier:
         key = (name, weights)
         if key not in self._models:
-            model = zoo.load_model(name, weights=weights).to(self.device)
-            model.eval()
+            definition = self.definitions.models.get(name)
+            if definition is not None:
+                model = load_defined_model(definition)
+            else:
+                model = zoo.load_model(name, weights=weights)
+            model = model.to(self.device).eval()
             for p in model.parameters():
                 # jobs need input gradients only; parameter grads would just cost time
                 p.requires_grad_(False)
+            if definition is not None and definition.data is not None:
+                self._fit_data(definition.data, model)
             self._models[key] = model
         return self._models[key]
+
+    def _fit_data(self, name: str, model: zoo.Classifier) -> None:
+        """Read a user folder for the first model that uses it; a later user must take the
+        same input shape and class order."""
+        definition = self.definitions.data[name]
+        if name not in self._folders:
+            self._folders[name] = read_folder(definition, model.input_shape, seed=self.seed)
+        folder = self._folders[name]
+        if tuple(folder.x.shape[1:]) != model.input_shape:
+            raise ValueError(
+                f"[data.{name}] was read at {tuple(folder.x.shape[1:])} for another model, but "
+                f"{model.name!r} takes {model.input_shape}; declare one [data.*] table per "
+                "input size")
+        y, notes = fit_labels(folder, model, name)
+        if name in self._data:
+            if not torch.equal(self._data[name][1].cpu(), y):
+                raise ValueError(f"[data.{name}] maps to other classes for {model.name!r} than "
+                                 "for the model that read it first; declare a [data.*] table "
+                                 "per model")
+            return
+        self._data[name] = (folder.x.to(self.device), y.to(self.device))
+        self.data_info[name] = folder_info(definition, folder, notes)
 
     def weights_sha256(self, model: zoo.Classifier) -> str:
         """Short hash of the weights file behind a model ("" for random weights)."""
@@ -59,6 +95,11 @@ class RunContext:
         return self._hashes[model.weights]
 
     def dataset(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if name not in self._data and name in self.definitions.data:
+            users = self.definitions.users_of(name)
+            if not users:
+                raise ValueError(f"[data.{name}] is used by no [models.*] table")
+            self.model(users[0])  # reads the folder at that model's input size
         if name not in self._data:
             x, y = zoo.load_dataset(name, "test")
             self._data[name] = (x.to(self.device), y.to(self.device))

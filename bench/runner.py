@@ -18,6 +18,7 @@ from tqdm import tqdm
 from bench import env
 from bench.context import RunContext, resolve_device
 from bench.jobs import KINDS
+from bench.preflight import preflight
 from bench.spec import Job
 from bench.store import Store
 from bench.suite import Suite
@@ -39,9 +40,10 @@ def run_suite(
 ) -> RunSummary:
     """Run every job of ``suite`` not yet done in ``run_dir``; returns what happened."""
     run_dir = Path(run_dir)
-    ctx = RunContext(resolve_device(device))
+    ctx = RunContext(resolve_device(device), definitions=suite.definitions, seed=suite.seed)
     summary = RunSummary(run_dir)
     start = time.perf_counter()
+    audited = preflight(suite, ctx)  # a broken model or folder stops here, before any job
     provenance = {
         "device": str(ctx.device),
         "torch_version": torch.__version__,
@@ -58,6 +60,7 @@ def run_suite(
             "device_name": env.device_name(ctx.device),
             "started_at": env.now(),
             "finished_at": "",  # until this attempt finishes; an interrupted one has none
+            **audited,
             **provenance,
         })
         done = store.done_ids()

@@ -16,6 +16,9 @@ expand as a cartesian product, while grids such as ``eps`` stay inside one job::
     steps = 5
     rel_alpha = 0.25
 
+Your own models and image folders are declared in ``[models.NAME]`` and ``[data.NAME]``
+tables (``bench.definitions``) and named by tasks like shipped models.
+
 Unknown keys, kinds, models, attacks and datasets raise ``SuiteError`` naming the file and
 the task, so a typo costs a second rather than a run.
 """
@@ -33,6 +36,7 @@ from typing import Any
 
 import zoo
 from attacks import get_attack
+from bench.definitions import Definitions, parse_definitions
 from bench.jobs import KINDS
 from bench.spec import REQUIRED, Job, KindSpec
 from generative import get_method as get_generative
@@ -41,7 +45,7 @@ from zoo.checks import check_eps_grid, check_nonnegative
 log = logging.getLogger(__name__)
 
 SUITES_DIR = Path(__file__).parent / "suites"
-TOP_KEYS = ("name", "description", "seed", "task")
+TOP_KEYS = ("name", "description", "seed", "models", "data", "task")
 DATA_KEYS = {"dataset": None, "n": REQUIRED, "seed": None}
 NORMS = ("linf", "l2")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -59,12 +63,17 @@ class Suite:
     path: Path
     source: str  # the TOML text, kept in the store so a run records what it ran
     jobs: tuple[Job, ...]
+    definitions: Definitions = Definitions()
 
     @property
     def slug(self) -> str:
-        """The name made safe for a directory: ``runs/<slug>/``."""
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name).strip("-.")
-        return slug or "suite"
+        return slugify(self.name)
+
+
+def slugify(name: str) -> str:
+    """A run name made safe for a directory: ``runs/<slug>/``."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")
+    return slug or "suite"
 
 
 def list_suites() -> list[str]:
@@ -114,20 +123,28 @@ def parse_suite(raw: dict[str, Any], *, path: Path, source: str = "") -> Suite:
     tasks = raw.get("task", [])
     if not isinstance(tasks, list) or not tasks:
         raise SuiteError(f"{path.name}: a suite needs at least one [[task]] table")
+    try:
+        defs = parse_definitions(raw.get("models", {}), raw.get("data", {}),
+                                 base=path.parent, where=path.name,
+                                 registered=set(zoo.list_models()))
+    except (ValueError, OSError) as err:
+        raise SuiteError(str(err)) from None
 
     jobs: dict[str, Job] = {}
     for index, task in enumerate(tasks, start=1):
         where = f"{path.name}, task {index}"
-        for job in expand_task(task, seed=seed, where=where):
+        for job in expand_task(task, seed=seed, where=where, defs=defs):
             if job.id in jobs:
                 log.warning("%s: job %s (%s) repeats an earlier task; run once", where, job.id,
                             job.label)
                 continue
             jobs[job.id] = job
-    return Suite(name, description, seed, path, source, tuple(jobs.values()))
+    return Suite(name, description, seed, path, source, tuple(jobs.values()), defs)
 
 
-def expand_task(task: object, *, seed: int, where: str) -> list[Job]:
+def expand_task(
+    task: object, *, seed: int, where: str, defs: Definitions | None = None
+) -> list[Job]:
     """One ``[[task]]`` table -> its jobs, every value checked."""
     if not isinstance(task, dict):
         raise SuiteError(f"{where}: a task must be a table")
@@ -157,7 +174,7 @@ def expand_task(task: object, *, seed: int, where: str) -> list[Job]:
     for combo in itertools.product(*axes):
         config = dict(params, **dict(zip(expand_keys, combo, strict=True)))
         try:
-            config = _check_config(config, spec)
+            config = _check_config(config, spec, defs or Definitions())
             finished = spec.finish(config) if spec.finish else config
         except (ValueError, KeyError) as err:
             message = err.args[0] if err.args else str(err)
@@ -177,17 +194,28 @@ def _as_list(value: object, key: str, where: str) -> list[Any]:
     return [value]
 
 
-def _check_config(config: dict[str, Any], spec: KindSpec) -> dict[str, Any]:
+def _check_config(config: dict[str, Any], spec: KindSpec, defs: Definitions) -> dict[str, Any]:
     """Check every value of one expanded job config; returns it normalised."""
-    if "dataset" in config:
+    model = config.get("model")
+    defined = isinstance(model, str) and model in defs.models
+    if defined:
+        # the job id carries the definition, so editing the model's table re-runs its jobs
+        config["definition"] = defs.digest(model)
+        if config.get("weights") is not None:
+            raise ValueError(f"model {model!r} is declared in [models.{model}]; give its "
+                             "weights there, not in the task")
+    if "dataset" in config and config["dataset"] not in defs.data:
         _check_dataset(config["dataset"], "dataset", False)
     if spec.uses_data and "model" in config:
-        expected = dataset_of(config["model"])
+        expected = dataset_of(config["model"], defs)
         given = config.setdefault("dataset", expected)
         if given != expected:
             raise ValueError(f"model {config['model']!r} is audited on {expected!r}, not {given!r}")
     out = {}
     for key, value in config.items():
+        if defined and key in ("model", "dataset", "definition"):
+            out[key] = value  # checked above against the suite's own tables
+            continue
         check = _CHECKS.get(key)
         if check is None:
             raise ValueError(f"parameter {key!r} has no checker (a bug in kind {spec.name!r})")
@@ -195,10 +223,19 @@ def _check_config(config: dict[str, Any], spec: KindSpec) -> dict[str, Any]:
     return out
 
 
-def dataset_of(model: str) -> str:
-    """The dataset a model is audited on: its training data, or photos for torchvision."""
+def dataset_of(model: str, defs: Definitions | None = None) -> str:
+    """The dataset a model is audited on: its ``[data.*]`` table when the suite declares it,
+    else its training data, or photos for torchvision."""
     if not isinstance(model, str):
         raise ValueError(f"model must be a string, got {model!r}")
+    if defs is not None and model in defs.models:
+        definition = defs.models[model]
+        if definition.data is not None:
+            return definition.data
+        if definition.source.startswith("tv:") or definition.source in zoo.list_models():
+            return dataset_of(definition.source)
+        raise ValueError(f"model {model!r} needs images: give it data = \"NAME\" and a "
+                         "[data.NAME] table (an image folder)")
     if model.startswith("tv:"):
         import torchvision.models as tvm
 

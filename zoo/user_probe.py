@@ -95,12 +95,12 @@ def probe(
         (out >= 0).all() and ((out.sum(dim=1) - 1).abs() <= PROB_TOLERANCE).all()
     )
     if probabilities:
-        # frames: probe, torch.no_grad's wrapper, load_user_model, zoo.load_model, so 4 points
-        # at zoo/models.py; 5 would reach the caller of zoo.load_model
+        # frames: probe, torch.no_grad's wrapper, load_user_model, zoo.load_model: 5 is the
+        # caller of zoo.load_model
         warnings.warn(
             f"{spec!r} outputs probabilities (rows are non-negative and sum to 1), not logits: "
             "attacks and attributions on softmax outputs are weaker (saturated gradients)",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     return int(out.shape[1]), probabilities

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 import attacks
 from bench.context import RunContext
 from bench.spec import REQUIRED, Job, JobOutput, KindSpec
+
+AUTO_CLASSES = 10  # classes in the grid when a task names none
 
 
 def finish(config: dict[str, Any]) -> dict[str, Any]:
@@ -22,7 +25,10 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
     model = ctx.model(p["model"], p.get("weights"))
     x, y = ctx.sample(p["dataset"], p["n"], p["seed"])
     alpha = p["alpha"] if "alpha" in p else p["rel_alpha"] * p["eps"]
-    grid = attacks.fooling_grid(model, x, y, classes=p.get("classes"), eps=p["eps"], alpha=alpha,
+    classes = p.get("classes")
+    if classes is None:
+        classes = recognised_classes(model, x, y)
+    grid = attacks.fooling_grid(model, x, y, classes=classes, eps=p["eps"], alpha=alpha,
                         steps=p["steps"], norm=p["norm"])
     artifact = {
         "sources": grid.sources, "classes": grid.classes, "images": grid.images,
@@ -41,6 +47,19 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
         for j, t in enumerate(classes)
     ]
     return JobOutput(rows, {"fooling": artifact})
+
+
+def recognised_classes(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[int]:
+    """The first ``AUTO_CLASSES`` classes with a correctly classified image in the sample: a
+    fooling grid needs one source image per class, and a 1000-class grid would not fit a page.
+    """
+    with torch.no_grad():
+        right = y[model(x).argmax(dim=1) == y]
+    classes = sorted(set(right.tolist()))[:AUTO_CLASSES]
+    if not classes:
+        raise ValueError("the model classifies no image of the sample correctly: no source "
+                         "image to fool")
+    return classes
 
 
 def _numpy(value: object) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torchvision.transforms.v2 import functional as TF
 
 import zoo
 from bench.context import RunContext
@@ -68,15 +69,19 @@ def accepts_size(model: nn.Module, channels: int, side: int) -> bool:
     return True
 
 
-def images_at(model: zoo.Classifier, ctx: RunContext, size: int, count: int = 2) -> torch.Tensor:
+def images_at(model: zoo.Classifier, ctx: RunContext, size: int, count: int = 2,
+              dataset: str | None = None) -> torch.Tensor:
     """``count`` images at ``size`` for the image methods: photos for colour models (the
-    content photo first, the style texture second), else the model's own test images."""
+    content photo first, the style texture second), else the model's own test images (a
+    user folder's first images, resized)."""
     channels = model.input_shape[0]
     if channels == 3:
         names = [CONTENT_PHOTO, STYLE_PHOTO, *zoo.PHOTOS][:count]
         return torch.stack([zoo.load_photo(n, size) for n in names]).to(ctx.device)
-    dataset = zoo.model_spec(model.name).dataset
-    x, _ = zoo.load_dataset(dataset, "test", size=size)
+    if dataset is not None and dataset in ctx.definitions.data:
+        x = ctx.dataset(dataset)[0][:count]
+        return TF.resize(x, [size, size], antialias=True).clamp(0, 1)
+    x, _ = zoo.load_dataset(zoo.model_spec(model.name).dataset, "test", size=size)
     return x[:count].to(ctx.device)
 
 

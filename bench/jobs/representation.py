@@ -52,6 +52,8 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
     by_pixel = nearest_neighbours(x, x, k=NEIGHBOURS + 1)[0][:, 1:].cpu()
     labels = y.cpu()
     side = x.shape[-1]
+    # a small folder cannot hold t-SNE's default neighbourhood (perplexity < N is required)
+    perplexity = min(p["perplexity"], max(1.0, (len(x) - 1) / 3))
     # a quarter of the side: big enough to hide a stroke or a corner of the object
     window, stride = max(2, side // 4), max(1, side // 14)
     grid_side = (side - window) // stride + 1
@@ -64,7 +66,7 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
         "activations": activation_grid(acts).cpu().numpy(),
         "patches": patches.patches.cpu().numpy(),
         "patch_values": patches.values.cpu().numpy(),
-        "embedding": tsne_embedding(features, seed=p["seed"], perplexity=p["perplexity"]),
+        "embedding": tsne_embedding(features, seed=p["seed"], perplexity=perplexity),
         "labels": labels.numpy(),
         "queries": x[:QUERIES].cpu().numpy(),  # (Q, C, H, W)
         "feature_neighbours": x.cpu()[by_feature[:QUERIES]].numpy(),  # (Q, k, C, H, W)
@@ -84,6 +86,7 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
         {**base, "metric": "neighbour_label_agreement_pixels", "value": float(agree_p)},
         {**base, "metric": "receptive_field", "value": float(patches.receptive_field.size[0]),
          "layer": patch_layer},
+        {**base, "metric": "tsne_perplexity", "value": float(perplexity)},
     ]
     return JobOutput(rows, {"views": art})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import attacks
 from bench.context import RunContext
 from bench.jobs.attack_params import ATTACK_DEFAULTS, fit_to_attack
@@ -30,7 +32,11 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
     for metric in ("gradient_passes", "forward_passes", "seconds"):
         name = "attack_seconds" if metric == "seconds" else metric
         rows.append({**base, "metric": name, "value": getattr(result, metric), "eps": None})
-    return JobOutput(rows)
+    # per example, so the audit card can take the worst case over attacks on the same images
+    per_example = {"eps": np.asarray(result.eps, dtype=np.float64),
+                   "clean_correct": result.clean_correct.cpu().numpy(),
+                   "fooled_at": result.fooled_at.cpu().numpy()}
+    return JobOutput(rows, {"per_example": per_example})
 
 
 SPEC = KindSpec(

@@ -30,7 +30,7 @@ def run(job: Job, ctx: RunContext) -> JobOutput:
     rows: list[dict[str, object]] = []
     traces, labels = [], []
     for size in p["sizes"]:
-        images = images_at(model, ctx, size, p["n"])
+        images = images_at(model, ctx, size, p["n"], p.get("dataset"))
         for steps in p["steps_grid"]:
             setting = {**base, "size": size, "steps": steps}
             results: list[GenResult] = []

@@ -1,0 +1,182 @@
+"""The audit of one model, written out as a suite file: what ``auditbench run --model`` runs.
+
+Every job kind on the one model, with budgets at fractions of the standard eps of its threat
+model (``bench.threat``). The text is a complete suite the user can keep, edit and run again
+with ``--suite``: the model and its folder are ``[models.*]`` / ``[data.*]`` tables.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zoo
+from bench.definitions import parse_definitions, toml_table, toml_value
+from bench.suite import dataset_of
+from bench.threat import standard_eps
+from bench.user_assets import load_defined_model
+
+GENERATIVE = ["class_model", "neuron_visualisation", "feature_inversion", "deep_dream",
+              "style_transfer"]
+
+
+def audit_tasks(
+    model: str, *, side: int, num_classes: int, threat: dict[str, float], quick: bool,
+    layered: bool = True,
+) -> list[dict[str, Any]]:
+    """The tasks of an audit of ``model``: the full audit, or a quick smoke version of it.
+
+    ``layered``: whether hooks can find the model's convolutional layers. A TorchScript or
+    exported graph hides them, so the views and images aimed at a layer are left out (the
+    suite's description says so) and only class models are stress-tested.
+    """
+    e, e2 = threat["linf"], threat["l2"]
+
+    def pick(quick_value: Any, full_value: Any) -> Any:
+        return quick_value if quick else full_value
+
+    attack = {"steps": pick(5, 20), "rel_alpha": pick(0.4, 0.25), "n": pick(32, 200)}
+    tasks = [
+        {"kind": "representation", "model": model, "n": pick(100, 500)},
+        {"kind": "attribution", "model": model, "n": pick(3, 6)},
+        {"kind": "agreement", "model": model, "n": pick(4, 8)},
+        {"kind": "quality", "model": model, "n": pick(8, 32), "curve_steps": pick(10, 20)},
+        {"kind": "robustness", "model": model,
+         "attack": pick(["fgsm", "pgd"], ["fgsm", "bim", "pgd", "apgd"]),
+         "eps": pick([0.0, e / 2, e], [0.0, e / 4, e / 2, e, 2 * e]), **attack},
+        {"kind": "robustness", "model": model, "attack": "pgd", "norm": "l2",
+         "eps": [0.0, e2 / 2, e2], **attack},
+        {"kind": "examples", "model": model, "attack": "pgd", "eps": e, "n": pick(3, 6),
+         "steps": 10, "rel_alpha": 0.25},
+        {"kind": "fooling", "model": model, "eps": e, "rel_alpha": 0.1,
+         "steps": pick(10, 40)},
+        {"kind": "sanity", "model": model, "eps": e, "eps_grid": [0.0, e / 2, e],
+         "steps": pick(10, 40), "n": pick(16, 128)},
+    ]
+    if not layered:
+        return [t for t in tasks if t["kind"] != "representation"] + [
+            {"kind": "stress", "model": model, "method": "class_model", "sizes": [side],
+             "steps_grid": [pick(2, 5)]}]
+    return tasks + [
+        {"kind": "gallery", "model": model, "classes_shown": min(num_classes, 10),
+         "steps": pick(10, 100), "inversion_steps": pick(10, 200),
+         "dream_steps": pick(2, 10), "style_steps": pick(4, 50), "photo_size": side},
+        {"kind": "stress", "model": model, "method": GENERATIVE, "sizes": [side],
+         "steps_grid": [pick(2, 5)]},
+    ]
+
+
+def audit_suite_text(
+    *, name: str, seed: int, model: str, model_table: dict[str, Any],
+    data_table: dict[str, Any] | None, tasks: list[dict[str, Any]], command: str,
+    layered: bool = True,
+) -> str:
+    """The suite file: a comment saying how it was made, the tables, then the tasks."""
+    description = f"Audit of {model}: every job kind on your model."
+    if not layered:
+        description = (
+            f"Audit of {model}. Its layers are hidden from hooks (a TorchScript or exported "
+            "graph), so the representation views, the gallery and the layer-aimed generative "
+            "methods are left out; Grad-CAM, guided backprop and deconvnet apply only where "
+            "their layers are found. Load the model from its Python factory to audit those.")
+    parts = [
+        f"# Written by: {command}\n"
+        "# Edit and run again with: auditbench run --suite THIS_FILE\n",
+        f"name = {toml_value(name)}\n"
+        f"description = {toml_value(description)}\n"
+        f"seed = {seed}\n",
+        toml_table(f"[models.{model}]", model_table),
+    ]
+    if data_table is not None:
+        parts.append(toml_table(f"[data.{model_table['data']}]", data_table))
+    parts += [toml_table("[[task]]", task) for task in tasks]
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """What ``auditbench run --model ...`` was given."""
+
+    model: str
+    weights: str | None = None
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    input_size: list[int] | None = None
+    class_names: str | None = None
+    data: str | None = None
+    labels_csv: str | None = None
+    per_class: int | None = None
+    eps_linf: float | None = None
+    eps_l2: float | None = None
+    quick: bool = False
+    seed: int = 0
+
+
+def model_key(spec: str) -> str:
+    """A suite name for the model: the file or factory module's stem, ``resnet18`` for
+    ``tv:resnet18``; never a shipped model's name."""
+    if spec.startswith("tv:"):
+        stem = spec[3:]
+    elif ":" in spec:
+        target = spec.rpartition(":")[0]
+        stem = Path(target).stem if target.endswith(".py") else target.rpartition(".")[2]
+    else:
+        stem = Path(spec).stem
+    key = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-") or "model"
+    key = key if key[0].isalpha() else f"m_{key}"
+    return f"{key}_user" if key in zoo.list_models() else key
+
+
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).expanduser().resolve()) if path is not None else None
+
+
+def write_audit_suite(request: AuditRequest, out_dir: Path, command: str) -> Path:
+    """Check the request, load the model once (its input size and classes set the budgets
+    and the sizes), and write ``out_dir/audit.toml``; its path. Raises ``ValueError``,
+    ``ImportError`` or ``FileNotFoundError`` with the reason, before any job runs."""
+    key = model_key(request.model)
+    source = request.model
+    if ":" in source and not source.startswith("tv:"):
+        target, _, attr = source.rpartition(":")
+        if target.endswith(".py"):
+            source = f"{_absolute(target)}:{attr}"
+    elif Path(source).suffix in (".pt2", ".pt", ".pth", ".ts"):
+        source = _absolute(source) or source
+    input_size: int | list[int] | None = request.input_size
+    if request.input_size is not None and len(request.input_size) == 1:
+        input_size = request.input_size[0]
+    model_table: dict[str, Any] = {
+        "source": source, "weights": _absolute(request.weights), "mean": request.mean,
+        "std": request.std, "input_size": input_size,
+        "class_names": _absolute(request.class_names),
+        "data": "images" if request.data is not None else None,
+        "eps_linf": request.eps_linf, "eps_l2": request.eps_l2,
+    }
+    data_table = None if request.data is None else {
+        "root": _absolute(request.data), "labels_csv": _absolute(request.labels_csv),
+        "per_class": request.per_class,
+    }
+    if request.data is None and (request.labels_csv or request.per_class):
+        raise ValueError("--labels-csv and --per-class describe --data DIR; give --data")
+    defs = parse_definitions(
+        {key: {k: v for k, v in model_table.items() if v is not None}},
+        {"images": {k: v for k, v in (data_table or {}).items() if v is not None}}
+        if data_table else {},
+        base=Path.cwd(), where="--model", registered=set(zoo.list_models()))
+    definition = defs.models[key]
+    dataset = dataset_of(key, defs)
+    model = load_defined_model(definition)
+    threat, _ = standard_eps(dataset, model.input_shape, definition)
+    layered = bool(zoo.feature_layers(model))
+    tasks = audit_tasks(key, side=model.input_shape[-1], num_classes=model.num_classes,
+                        threat=threat, quick=request.quick, layered=layered)
+    text = audit_suite_text(name=f"{key}-audit", seed=request.seed, model=key,
+                            model_table=model_table, data_table=data_table, tasks=tasks,
+                            command=command, layered=layered)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "audit.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,71 @@
+"""Before the first job: load every model a suite names and every image folder it declares,
+so a broken factory or an unreadable folder stops the run with one clear error, and record
+what the audit card says about each (parameters, input size, weights hash, data, budgets).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bench.context import RunContext
+from bench.jobs.gen_params import model_or_random
+from bench.suite import Suite
+from bench.threat import standard_eps
+from zoo.datasets import DATASETS
+
+log = logging.getLogger(__name__)
+
+
+class PreflightError(ValueError):
+    """A model or folder of the suite's own tables that cannot be used: no job is run."""
+
+
+def preflight(suite: Suite, ctx: RunContext) -> dict[str, Any]:
+    """``{"models": {...}, "datasets": {...}}`` for the run's meta.
+
+    Models and folders declared in the suite must load, or ``PreflightError``. A shipped
+    model whose weights file is missing is only recorded: its jobs fail (or, for torchvision
+    stress jobs, run with random weights) and the report says so.
+    """
+    models: dict[str, Any] = {}
+    datasets: dict[str, Any] = {}
+    for job in suite.jobs:
+        name = job.params.get("model")
+        if not isinstance(name, str) or name in models:
+            continue
+        dataset = job.params.get("dataset")
+        try:
+            model = model_or_random(ctx, name, job.params.get("weights"))
+        except Exception as err:
+            if name in suite.definitions.models:
+                raise PreflightError(f"[models.{name}]: {err}") from err
+            log.warning("model %s cannot be loaded: %s", name, err)
+            models[name] = {"label": name, "source": name, "dataset": dataset,
+                            "error": f"{type(err).__name__}: {err}"}
+            continue
+        threat, threat_source = standard_eps(
+            dataset or "", model.input_shape, suite.definitions.models.get(name))
+        models[name] = {
+            "label": model.label, "source": model.source,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "input_size": list(model.input_shape), "num_classes": model.num_classes,
+            "class_names": list(model.class_names), "weights": model.weights,
+            "weights_sha256": ctx.weights_sha256(model),
+            "random_weights": model.random_weights,
+            "outputs_probabilities": model.outputs_probabilities,
+            "dataset": dataset, "threat": threat, "threat_source": threat_source, "error": "",
+        }
+        if dataset and dataset not in datasets:
+            datasets[dataset] = _dataset_info(ctx, dataset)
+    return {"models": models, "datasets": datasets}
+
+
+def _dataset_info(ctx: RunContext, name: str) -> dict[str, Any]:
+    x, y = ctx.dataset(name)
+    if name in ctx.data_info:
+        return ctx.data_info[name]
+    info = DATASETS[name]
+    return {"source": info.description, "images": len(x), "classes": info.num_classes,
+            "class_names": list(info.class_names), "skipped": [], "per_class": None,
+            "labels_csv": "", "notes": []}

@@ -1,0 +1,91 @@
+"""Loading what a suite's ``[models.*]`` and ``[data.*]`` tables declare, and fitting the two
+together: the folder is read at the model's input size, its labels are put in the model's
+class order, and the model takes the folder's class names when it has none of its own.
+"""
+
+from __future__ import annotations
+
+import torch
+
+import zoo
+from bench.definitions import DataDef, ModelDef
+
+
+def load_defined_model(definition: ModelDef) -> zoo.Classifier:
+    """The model a ``[models.NAME]`` table declares, named ``NAME``, its source kept."""
+    names = (list(zoo.load_class_names(definition.class_names))
+             if definition.class_names else None)
+    user = {"mean": definition.mean, "std": definition.std,
+            "input_size": definition.input_size, "class_names": names}
+    source = definition.source
+    if source.startswith("tv:") or source in zoo.list_models():
+        given = [k for k, v in user.items() if v is not None]
+        if given:
+            raise ValueError(f"[models.{definition.name}]: {given[0]} is for your own models; "
+                             f"{source!r} brings its own")
+        user = {}
+    model = zoo.load_model(source, definition.weights, **user)
+    model.source = source
+    model.name = definition.name
+    return model
+
+
+def has_own_names(model: zoo.Classifier) -> bool:
+    return model.class_names != [str(i) for i in range(model.num_classes)]
+
+
+def read_folder(definition: DataDef, shape: tuple[int, int, int], *,
+                seed: int) -> zoo.ImageFolderData:
+    """The folder at the model's input shape; an error when no image in it is readable."""
+    channels, height, width = shape
+    size = height if height == width else (height, width)
+    folder = zoo.load_image_folder(definition.root, size=size, channels=channels,
+                                   per_class=definition.per_class, seed=seed,
+                                   labels_csv=definition.labels_csv)
+    if len(folder.x) == 0:
+        raise ValueError(f"[data.{definition.name}]: no readable image in {definition.root} "
+                         f"({len(folder.skipped)} files skipped)")
+    return folder
+
+
+def fit_labels(
+    folder: zoo.ImageFolderData, model: zoo.Classifier, data_name: str
+) -> tuple[torch.Tensor, list[str]]:
+    """The folder's labels in the model's class order, and notes for the report.
+
+    - Every folder class named among the model's classes: labels follow the model's indices
+      (an ImageNet model audited on a folder of a few of its classes; integer CSV labels
+      match the default names "0".."K-1").
+    - Otherwise the folder must have exactly as many classes as the model has outputs, taken
+      in sorted folder order; a model without names of its own takes the folder's.
+    - Anything else is a ``ValueError`` saying both counts, before any job runs.
+    """
+    notes: list[str] = []
+    own = model.class_names
+    if all(name in own for name in folder.class_names):
+        index = torch.tensor([own.index(name) for name in folder.class_names])
+        return index[folder.y], notes
+    if len(folder.class_names) != model.num_classes:
+        raise ValueError(
+            f"[data.{data_name}] has {len(folder.class_names)} classes "
+            f"({', '.join(folder.class_names[:5])}) but model {model.name!r} has "
+            f"{model.num_classes} outputs, and the names do not match the model's classes; "
+            "give the model class_names, or a folder with one sub-folder per output")
+    if has_own_names(model):
+        notes.append(
+            f"the folder's class names ({', '.join(folder.class_names[:3])}, ...) are not "
+            f"the model's ({', '.join(own[:3])}, ...): folder class i is taken as output i")
+    else:
+        model.class_names = list(folder.class_names)
+    return folder.y.clone(), notes
+
+
+def folder_info(definition: DataDef, folder: zoo.ImageFolderData,
+                notes: list[str]) -> dict[str, object]:
+    """What the report and the audit card say about a user folder."""
+    return {
+        "source": definition.root, "images": len(folder.x),
+        "classes": len(folder.class_names), "class_names": list(folder.class_names),
+        "skipped": [list(item) for item in folder.skipped], "per_class": definition.per_class,
+        "labels_csv": definition.labels_csv or "", "notes": notes,
+    }
