@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="devices to time, comma-separated (default auto: cpu, and cuda "
                            "when available)")
     perf.add_argument("--quick", action="store_true", help="the small, fast benchmark set")
+    perf.add_argument("--suite", type=Path, metavar="SUITE.toml",
+                      help="time the [models.*] a suite file declares (an audit.toml written "
+                           "by run --model) instead of the shipped models")
     perf.add_argument("--out", type=Path, default=Path("runs") / "perf",
                       help="run directory: an audit run's, or a new one (default runs/perf)")
     perf.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch")
@@ -287,8 +290,14 @@ def run_benchmarks(command: list[str], cwd: Path) -> int:
 
 
 def perf_command(args: argparse.Namespace, json_path: Path) -> list[str]:
-    command = [sys.executable, "-m", "pytest", "bench/perf", "-p", "no:cacheprovider", "-q",
+    # a suite's own models: the per-method benchmarks only (the fast-path ones are shipped)
+    where = ["bench/perf"] if args.suite is None else [
+        f"bench/perf/test_perf_{family}.py" for family in ("attacks", "attribution",
+                                                           "generative")]
+    command = [sys.executable, "-m", "pytest", *where, "-p", "no:cacheprovider", "-q",
                "--benchmark-json", str(json_path), "--perf-device", args.device]
+    if args.suite is not None:
+        command += ["--perf-suite", str(args.suite.resolve())]
     if args.quick:
         command.append("--perf-quick")
     if args.threads is not None:
@@ -351,6 +360,12 @@ def cmd_perf(args: argparse.Namespace) -> int:
                          f"of {', '.join(PERF_DEVICES)}, got {args.device!r}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"auditbench perf: --threads must be >= 1, got {args.threads}")
+    if args.suite is not None:
+        try:
+            if not load_suite(args.suite).definitions.models:
+                raise UsageError(f"auditbench perf: {args.suite} declares no [models.NAME]")
+        except SuiteError as err:
+            raise UsageError(f"auditbench perf: {err}") from None
     out = args.out.resolve()
     json_path = out / FILENAME
     old = None

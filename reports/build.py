@@ -16,7 +16,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bench.store import load, load_artifact, load_jobs, load_meta, load_perf
-from reports import sections
+from reports import card, sections
 
 log = logging.getLogger(__name__)
 FILENAME = "index.html"
@@ -102,6 +102,7 @@ def build_report(run_dir: str | Path) -> Path:
 
     context = {
         "run": header(meta, jobs, suite_ids),
+        "card": card.card_context(card.build_card(meta, jobs, df, artifact)),
         "representation": sections.representation_section(df, artifact),
         "attribution": sections.attribution_section(df, artifact),
         "agreement": sections.agreement_section(df),

@@ -121,16 +121,20 @@ def has_reference(family: str, method: str, norm: str = "") -> bool:
     return family == "attribution" and hasattr(captum_reference, method)
 
 
-def setups(family: str, quick: bool) -> list[tuple[str, int, int]]:
-    """``(model, size, batch)`` for a family."""
+def setups(family: str, quick: bool,
+           own: list[tuple[str, int]] | None = None) -> list[tuple[str, int, int]]:
+    """``(model, size, batch)`` for a family; ``own``: a suite's models and their input sides,
+    timed instead of the shipped ones."""
     if quick:
-        return [("mnist_cnn", 28, 1 if family == "generative" else 2)]
+        models = own or [("mnist_cnn", 28)]
+        return [(m, s, 1 if family == "generative" else 2) for m, s in models]
     batches = (1,) if family == "generative" else (1, 16)
-    models = [*SHIPPED, *((tv, s) for tv in TORCHVISION for s in TV_SIZES)]
+    models = own or [*SHIPPED, *((tv, s) for tv in TORCHVISION for s in TV_SIZES)]
     return [(m, s, b) for m, s in models for b in batches]
 
 
-def cases(family: str, quick: bool, devices: list[str]) -> list[Case]:
+def cases(family: str, quick: bool, devices: list[str],
+          own: list[tuple[str, int]] | None = None) -> list[Case]:
     out = []
     for method in registered(family):
         table_entry(family, method)  # fail at collection when the table lacks it
@@ -140,6 +144,6 @@ def cases(family: str, quick: bool, devices: list[str]) -> list[Case]:
             if has_reference(family, method, norm):
                 roles.insert(1, "reference")
             out += [Case(family, method, model, size, batch, device, role, norm)
-                    for model, size, batch in setups(family, quick)
+                    for model, size, batch in setups(family, quick, own)
                     for device in devices for role in roles]
     return out

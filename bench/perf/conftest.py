@@ -1,7 +1,10 @@
 """Options, parametrisation and shared machinery of the perf suite (pytest-benchmark).
 
     pytest bench/perf [--perf-quick] [--perf-device cpu,cuda] [--perf-threads N]
-        --benchmark-json perf.json
+        [--perf-suite SUITE.toml] --benchmark-json perf.json
+
+``--perf-suite`` times the models a suite file declares (``[models.NAME]``) on their own
+images, instead of the shipped models.
 
 Run it on ``bench/perf`` (or a file in it) so these options are registered. Every test gets
 a ``Case`` (``attack_case``, ``attribution_case`` or ``generative_case``) and the ``perf``
@@ -25,6 +28,8 @@ from bench.jobs.gen_params import model_or_random
 from bench.perf import cases as perf_cases
 from bench.perf.cases import Case
 from bench.perf.floor import Call, counts, make_inputs, record_calls, replay
+from bench.suite import Suite, SuiteError, dataset_of, load_suite
+from bench.user_assets import load_defined_model
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,6 +40,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma list of cpu, cuda; 'auto': cpu plus cuda when available")
     group.addoption("--perf-threads", type=int, default=1,
                     help="torch.set_num_threads for the session (default 1)")
+    group.addoption("--perf-suite", default=None,
+                    help="time the [models.*] of this suite file instead of the shipped ones")
+
+
+OWN = pytest.StashKey[list[tuple[str, int]] | None]()  # the suite's models, loaded once
+
+
+def own_suite(config: pytest.Config) -> Suite | None:
+    path = config.getoption("--perf-suite")
+    if path is None:
+        return None
+    try:
+        suite = load_suite(path)
+    except SuiteError as err:
+        raise pytest.UsageError(f"--perf-suite: {err}") from None
+    if not suite.definitions.models:
+        raise pytest.UsageError(f"--perf-suite: {path} declares no [models.NAME] table")
+    return suite
+
+
+def own_models(suite: Suite | None) -> list[tuple[str, int]] | None:
+    """``(name, input side)`` of each model the suite declares (each loaded once here)."""
+    if suite is None:
+        return None
+    return [(name, load_defined_model(d).input_shape[-1])
+            for name, d in suite.definitions.models.items()]
 
 
 def perf_devices(config: pytest.Config) -> list[str]:
@@ -55,8 +86,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for family in perf_cases.FAMILIES:
         name = f"{family}_case"
         if name in metafunc.fixturenames:
+            if OWN not in config.stash:
+                config.stash[OWN] = own_models(own_suite(config))
             found = perf_cases.cases(family, config.getoption("--perf-quick"),
-                                     perf_devices(config))
+                                     perf_devices(config), config.stash[OWN])
             metafunc.parametrize(name, found, ids=[c.id for c in found])
 
 
@@ -71,8 +104,9 @@ def perf_threads(pytestconfig: pytest.Config) -> Iterator[int]:
 class PerfKit:
     """Models, data and recorded calls for the session, and ``measure``."""
 
-    def __init__(self, quick: bool) -> None:
+    def __init__(self, quick: bool, suite: Suite | None = None) -> None:
         self.quick = quick
+        self.suite = suite
         self.rounds, self.warmup = (1, 0) if quick else (5, 1)
         self._contexts: dict[str, RunContext] = {}
         self._copies: dict[tuple[str, str], nn.Module] = {}
@@ -83,9 +117,14 @@ class PerfKit:
         """Loaded once per device through the run harness's own context: eval mode,
         parameters frozen, torchvision without its weights file on random weights (the label
         says so)."""
+        return model_or_random(self.context(device), name, None)
+
+    def context(self, device: str) -> RunContext:
         if device not in self._contexts:
-            self._contexts[device] = RunContext(torch.device(device))
-        return model_or_random(self._contexts[device], name, None)
+            own = {} if self.suite is None else {
+                "definitions": self.suite.definitions, "seed": self.suite.seed}
+            self._contexts[device] = RunContext(torch.device(device), **own)
+        return self._contexts[device]
 
     def model_copy(self, name: str, device: str) -> nn.Module:
         """A separate instance for torchattacks, whose attack objects switch modes."""
@@ -97,7 +136,11 @@ class PerfKit:
     def data(self, name: str, size: int, batch: int, device: str
              ) -> tuple[torch.Tensor, torch.Tensor]:
         """The first ``batch`` test images of the model's dataset (cycled when it has fewer:
-        the photos are four)."""
+        the photos are four). A suite's own model gets its own folder's images."""
+        if self.suite is not None and name in self.suite.definitions.models:
+            x, y = self.context(device).dataset(dataset_of(name, self.suite.definitions))
+            idx = torch.arange(batch, device=device) % len(x)
+            return x[idx].contiguous(), y[idx].contiguous()
         dataset = "photos" if name.startswith("tv:") else zoo.model_spec(name).dataset
         key = (dataset, size, device)
         if key not in self._data:
@@ -145,7 +188,7 @@ class PerfKit:
 
 @pytest.fixture(scope="session")
 def perf(pytestconfig: pytest.Config) -> PerfKit:
-    return PerfKit(pytestconfig.getoption("--perf-quick"))
+    return PerfKit(pytestconfig.getoption("--perf-quick"), own_suite(pytestconfig))
 
 
 def generator(device: str, seed: int = 0) -> torch.Generator:

@@ -189,3 +189,15 @@ def test_toml_value_escapes_and_refuses() -> None:
         toml_value(float("nan"))
     with pytest.raises(TypeError):
         toml_value(nn.Linear(1, 1))
+
+
+def test_other_names_of_the_same_count_are_taken_in_order_with_a_note(tmp_path: Path) -> None:
+    root = make_project(tmp_path, classes=("ant", "bee"), outputs=2)
+    (root / "names.json").write_text('["hymenoptera-1", "hymenoptera-2"]')
+    suite = load_suite(write_suite(root, BASE + '\nclass_names = "names.json"'))
+    ctx = RunContext(torch.device("cpu"), definitions=suite.definitions)
+    _, y = ctx.dataset("pics")
+    assert y.tolist() == [0, 0, 0, 1, 1, 1]
+    assert ctx.model("net").class_names == ["hymenoptera-1", "hymenoptera-2"]
+    (note,) = ctx.data_info["pics"]["notes"]
+    assert "folder class i is taken as output i" in note

@@ -69,13 +69,13 @@ def test_report_renders_in_chromium_without_console_errors(
     probe = json.loads(htmllib.unescape(found.group(1)))
     assert probe["title"].startswith("auditbench")
     assert probe["images"] >= 16 and probe["broken"] == 0
-    assert probe["sections"][:8] == ["Run", "What the network represents",
+    assert probe["sections"][:9] == ["Audit card", "Run", "What the network represents",
                                      "Where the model looks: attribution maps",
                                      "Agreement with Captum", "Is the map any good?",
                                      "Images made by optimisation",
                                      "Generative methods under stress",
                                      "The linear toy example"]
-    assert len(probe["sections"]) == 15
+    assert len(probe["sections"]) == 16
     assert probe["sections"][-2:] == ["What each method costs", "Suite file"]
     assert probe["width"] <= 1300  # nothing forces a horizontal scroll at a laptop width
     console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]

@@ -1,0 +1,436 @@
+"""The audit card: one table per run that an auditor can paste into a model card.
+
+Per model: what it is (source, size, weights hash), what it was audited on, clean accuracy,
+robust accuracy at the threat model's standard eps (per example, the worst case over every
+attack run at that eps), the attack-evaluation sanity checks, attribution quality and cost.
+
+This module computes the card: ``audit_card(run_dir)`` returns plain JSON-serialisable data.
+``reports.card_format`` presents it (``card_markdown``, ``card_json``, and ``card_rows`` for
+the HTML template); those names are re-exported here, and ``card_text`` joins the two. A run
+that lacks any piece (old runs without ``meta["models"]``, toy-only suites) still gets a
+card: the missing fields are ``None`` and show as "–".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.store import load, load_artifact, load_jobs, load_meta
+from reports.card_common import EPS_TOL, NORM_ORDER, format_eps, norm_key
+from reports.card_format import (
+    DASH,
+    card_context,
+    card_header,
+    card_json,
+    card_markdown,
+    card_rows,
+)
+
+__all__ = [
+    "BASELINE",
+    "DASH",
+    "EPS_TOL",
+    "FORMATS",
+    "NORM_ORDER",
+    "QUALITY_METRICS",
+    "ArtifactLoader",
+    "audit_card",
+    "build_card",
+    "card_context",
+    "card_header",
+    "card_json",
+    "card_markdown",
+    "card_rows",
+    "card_text",
+    "format_eps",
+]
+
+ArtifactLoader = Callable[[str, str], dict[str, np.ndarray]]
+QUALITY_METRICS = ("deletion_auc", "insertion_auc", "mass_inside_mask", "pointing_game",
+                   "segmentation_iou")
+BASELINE = "uniform baseline"
+FORMATS = ("md", "json")
+
+
+def audit_card(run_dir: str | Path) -> dict[str, Any]:
+    """The card of the run in ``run_dir``: ``{"run": {...}, "models": [{...}, ...]}``."""
+    run_dir = Path(run_dir)
+    meta = load_meta(run_dir)
+    jobs = load_jobs(run_dir)
+    df = load(run_dir)
+    if meta.get("job_ids"):
+        df = df[df["job_id"].isin(meta["job_ids"])]
+
+    def artifact(job_id: str, name: str) -> dict[str, np.ndarray]:
+        return load_artifact(run_dir, job_id, name)
+
+    return build_card(meta, jobs, df, artifact)
+
+
+def build_card(
+    meta: dict[str, Any], jobs: pd.DataFrame, df: pd.DataFrame, artifact: ArtifactLoader
+) -> dict[str, Any]:
+    """``audit_card`` from what is already loaded: ``df`` holds the current suite's rows."""
+    suite_ids = meta.get("job_ids")
+    current = jobs[jobs["job_id"].isin(suite_ids)] if suite_ids else jobs
+    models_meta = meta.get("models") or {}
+    datasets_meta = meta.get("datasets") or {}
+    keys = list(models_meta)
+    for config in current["config"]:
+        key = config.get("model") if isinstance(config, dict) else None
+        if isinstance(key, str) and key not in keys:
+            keys.append(key)
+    models = [
+        _model_entry(key, models_meta.get(key), datasets_meta, current, df, artifact)
+        for key in keys
+    ]
+    return _plain({"run": _run_entry(meta, current), "models": models})
+
+
+def _run_entry(meta: dict[str, Any], current: pd.DataFrame) -> dict[str, Any]:
+    started, finished = meta.get("started_at") or "", meta.get("finished_at") or ""
+    wall = _wall_seconds(started, finished)
+    source = "clock"
+    if wall is None:
+        wall, source = _sum(current["seconds"]), "sum of job times"
+    status = current["status"] if "status" in current else pd.Series(dtype=object)
+    return {
+        "suite": meta.get("suite"),
+        "device": meta.get("device"),
+        "device_name": meta.get("device_name"),
+        "torch_version": meta.get("torch_version"),
+        "git_commit": (meta.get("git_commit") or "")[:12] or None,
+        "started_at": started or None,
+        "finished_at": finished or None,
+        "wall_seconds": wall,
+        "wall_source": source,
+        "jobs_done": int((status == "done").sum()),
+        "jobs_failed": int((status == "failed").sum()),
+    }
+
+
+def _wall_seconds(started: str, finished: str) -> float | None:
+    try:
+        seconds = (dt.datetime.fromisoformat(finished)
+                   - dt.datetime.fromisoformat(started)).total_seconds()
+    except (TypeError, ValueError):  # empty (interrupted run), unparsable, naive vs aware
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def _model_entry(
+    key: str, info: dict[str, Any] | None, datasets_meta: dict[str, Any],
+    current: pd.DataFrame, df: pd.DataFrame, artifact: ArtifactLoader,
+) -> dict[str, Any]:
+    info = info or {}
+    rows = df[_column(df, "model") == key]
+    mine = np.array([isinstance(c, dict) and c.get("model") == key for c in current["config"]],
+                    dtype=bool)  # an empty object-dtype mask would select columns instead
+    model_jobs = current[mine]
+    labels = _column(rows, "model_label").dropna()
+    hashes = _column(rows, "weights_sha256").dropna()
+    hashes = hashes[hashes != ""]
+    dataset = info.get("dataset") or _first(
+        c.get("dataset") for c in model_jobs["config"] if isinstance(c.get("dataset"), str))
+    rob = rows[rows["kind"] == "robustness"]
+    threat = info.get("threat") or {}
+    robust = [_robust_entry(rob, norm, float(eps), artifact)
+              for norm, eps in _ordered(threat) if _is_number(eps)]
+    entry = {
+        "key": key,
+        "label": info.get("label") or (str(labels.iloc[0]) if len(labels) else None),
+        "source": info.get("source"),
+        "parameters": info.get("parameters"),
+        "input_size": list(info["input_size"]) if info.get("input_size") else None,
+        "num_classes": info.get("num_classes"),
+        "weights": info.get("weights"),
+        "weights_sha256": info.get("weights_sha256") or (
+            str(hashes.iloc[0]) if len(hashes) else None),
+        "random_weights": info.get("random_weights"),
+        "outputs_probabilities": info.get("outputs_probabilities"),
+        "error": info.get("error") or None,
+        "threat": {norm: float(eps) for norm, eps in _ordered(threat) if _is_number(eps)},
+        "threat_source": info.get("threat_source"),
+        "data": _data_entry(dataset, datasets_meta.get(dataset) if dataset else None),
+        "clean": _clean_entry(rob),
+        "robust": robust,
+        "robust_note": None if robust else "no standard eps recorded",
+        "sanity": _sanity_entry(rows[rows["kind"] == "sanity"]),
+        "attribution": _attribution_entries(rows[rows["kind"] == "quality"]),
+        "mask_baseline": _mask_baseline(rows[rows["kind"] == "quality"]),
+        "cost": {
+            "seconds": _sum(model_jobs.loc[model_jobs["status"] == "done", "seconds"]),
+            "jobs_done": int((model_jobs["status"] == "done").sum()),
+            "jobs_failed": int((model_jobs["status"] == "failed").sum()),
+        },
+    }
+    entry["described"] = bool(info)  # False: the run's meta says nothing about this model
+    entry["weights_text"] = _weights_text(entry, bool(info))
+    entry["warnings"] = _warnings(entry)
+    return entry
+
+
+def _data_entry(key: str | None, info: dict[str, Any] | None) -> dict[str, Any]:
+    info = info or {}
+    skipped = [[str(f), str(r)] for f, r in (info.get("skipped") or [])]
+    return {
+        "key": key,
+        "source": info.get("source"),
+        "images": info.get("images"),
+        "classes": info.get("classes"),
+        "skipped": len(skipped) if info else None,
+        "skipped_files": skipped,
+        "notes": [str(n) for n in (info.get("notes") or [])],
+    }
+
+
+def _weights_text(entry: dict[str, Any], known: bool) -> str | None:
+    """The weights cell: the file's hash, or what the model ran with instead of a file."""
+    if entry["random_weights"]:
+        return "random weights"
+    sha, path = entry["weights_sha256"], entry["weights"]
+    where = None
+    if path:
+        shipped = Path(path).parts[-3:-1] == ("zoo", "weights")
+        where = "shipped" if shipped else Path(path).name
+    if sha:
+        return f"sha256 {sha}" + (f" ({where})" if where else "")
+    if where:
+        return f"{where} (no hash)"
+    if entry["error"] or not known:
+        return None
+    return "none"  # loaded, yet neither a weights file nor random weights: hand-set weights
+
+
+def _warnings(entry: dict[str, Any]) -> list[str]:
+    out = []
+    if entry["error"]:
+        out.append(f"could not be loaded: {entry['error']}")
+    if entry["random_weights"]:
+        out.append("random weights: results say nothing about a trained model")
+    if entry["outputs_probabilities"]:
+        out.append("outputs probabilities: gradient attacks on softmax outputs are weaker, "
+                   "robust accuracy may be overstated")
+    out += [f"data: {note}" for note in entry["data"]["notes"]]
+    return out
+
+
+def _clean_entry(rob: pd.DataFrame) -> dict[str, Any] | None:
+    """Clean accuracy of the robustness job with the largest sample."""
+    clean = rob[rob["metric"] == "clean_accuracy"].dropna(subset=["value"])
+    if clean.empty:
+        return None
+    n = pd.to_numeric(_column(clean, "n"), errors="coerce").fillna(-1)
+    best = clean.loc[n.idxmax()]  # first of the largest n
+    return {"value": float(best["value"]), "n": _int(best.get("n"))}
+
+
+def _jobs_at(rob: pd.DataFrame, norm: str, eps: float) -> list[dict[str, Any]]:
+    """The robustness jobs of one norm whose eps grid holds ``eps``, with their value there."""
+    curve = rob[(rob["metric"] == "robust_accuracy") & (_column(rob, "norm") == norm)]
+    out = []
+    for job_id, job in curve.groupby("job_id", sort=False):
+        at = job[(pd.to_numeric(_column(job, "eps"), errors="coerce") - eps).abs() <= EPS_TOL]
+        if at.empty:
+            continue
+        first = job.iloc[0]
+        out.append({
+            "job_id": str(job_id),
+            "attack": str(_first_valid(first.get("method"), first.get("attack"), "?")),
+            "dataset": _plain_scalar(first.get("dataset")),
+            "seed": _plain_scalar(first.get("seed")),
+            "n": _int(first.get("n")),
+            "value": float(at["value"].iloc[0]),
+        })
+    return out
+
+
+def _robust_entry(
+    rob: pd.DataFrame, norm: str, eps: float, artifact: ArtifactLoader
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"norm": norm, "eps": eps, "value": None, "n": None, "attacks": [],
+                             "per_attack": {}, "strongest": None, "per_example": None,
+                             "dataset": None, "seed": None, "note": None}
+    found = _jobs_at(rob, norm, eps)
+    if not found:
+        curve = rob[(rob["metric"] == "robust_accuracy") & (_column(rob, "norm") == norm)]
+        ran = sorted({float(e) for e in pd.to_numeric(_column(curve, "eps"),
+                                                      errors="coerce").dropna()
+                      if e > 0})
+        entry["note"] = (f"not run at eps {format_eps(eps)}; ran "
+                         + ", ".join(format_eps(e) for e in ran)) if ran else "no attack run"
+        return entry
+    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    for job in found:
+        groups.setdefault((job["dataset"], job["seed"]), []).append(job)
+
+    def rank(group: list[dict[str, Any]]) -> tuple[int, int]:
+        return len({j["attack"] for j in group}), min((j["n"] or 0) for j in group)
+
+    best_key = max(groups, key=lambda k: rank(groups[k]))  # max keeps the first of ties
+    group = groups[best_key]
+    entry["dataset"], entry["seed"] = best_key
+    entry["attacks"] = sorted({j["attack"] for j in group})
+    robust = _per_example(group, eps, artifact)
+    if robust is None:
+        entry["per_example"] = False
+        per_attack = {a: min(j["value"] for j in group if j["attack"] == a)
+                      for a in entry["attacks"]}
+        entry["value"] = min(per_attack.values())
+        ns = [j["n"] for j in group if j["n"] is not None]
+        entry["n"] = min(ns) if ns else None
+        entry["note"] = "aggregate rows only (no per-example results): minimum over attacks"
+    else:
+        entry["per_example"] = True
+        n = min(len(r) for r in robust.values())
+        worst = np.ones(n, dtype=bool)
+        per_attack = {}
+        for attack in entry["attacks"]:
+            alone = np.ones(n, dtype=bool)
+            for job in group:
+                if job["attack"] == attack:
+                    alone &= robust[job["job_id"]][:n]
+            per_attack[attack] = float(alone.mean()) if n else None
+            worst &= alone
+        entry["value"] = float(worst.mean()) if n else None
+        entry["n"] = n
+    entry["per_attack"] = per_attack
+    scored = [(v, a) for a, v in per_attack.items() if v is not None]
+    entry["strongest"] = min(scored)[1] if scored else None
+    return entry
+
+
+def _per_example(
+    group: list[dict[str, Any]], eps: float, artifact: ArtifactLoader
+) -> dict[str, np.ndarray] | None:
+    """Job id -> whether each example stays correct at ``eps``; ``None`` if any job lacks it."""
+    out = {}
+    for job in group:
+        try:
+            art = artifact(job["job_id"], "per_example")
+        except KeyError:
+            return None
+        grid = np.asarray(art.get("eps", []), dtype=np.float64)
+        hits = np.flatnonzero(np.abs(grid - eps) <= EPS_TOL)
+        if not len(hits) or "clean_correct" not in art or "fooled_at" not in art:
+            return None
+        k = int(hits[0])
+        fooled = np.asarray(art["fooled_at"])
+        out[job["job_id"]] = np.asarray(art["clean_correct"], dtype=bool) & (
+            (fooled == -1) | (fooled > k))
+    return out
+
+
+def _sanity_entry(sanity: pd.DataFrame) -> dict[str, Any] | None:
+    passed = sanity[sanity["metric"] == "passed"]
+    if passed.empty:
+        return None
+    names = _column(passed, "check").fillna("?").astype(str)
+    ok = passed["value"].fillna(0).astype(float) > 0.5
+    failed = list(dict.fromkeys(names[~ok]))
+    return {"passed": int(ok.sum()), "total": len(passed), "failed": failed}
+
+
+def _attribution_entries(quality: pd.DataFrame) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    methods = _column(quality, "method")
+    for _, row in quality[methods.notna() & (methods != BASELINE)].iterrows():
+        entry = out.setdefault(str(row["method"]), {
+            "method": str(row["method"]), "randomisation_passed": None,
+            **{m: None for m in QUALITY_METRICS}})
+        value = _float(row["value"])
+        if row["metric"] == "randomisation_passed" and entry["randomisation_passed"] is None:
+            entry["randomisation_passed"] = None if value is None else value > 0.5
+        elif row["metric"] in QUALITY_METRICS and entry[row["metric"]] is None:
+            entry[row["metric"]] = value
+    return list(out.values())
+
+
+def _mask_baseline(quality: pd.DataFrame) -> float | None:
+    base = quality[(_column(quality, "method") == BASELINE)
+                   & (quality["metric"] == "mass_inside_mask")]
+    return _float(base["value"].iloc[0]) if len(base) else None
+
+
+def card_text(run_dir: str | Path, fmt: str) -> str:
+    """The card of ``run_dir`` as ``fmt``: ``"md"`` (markdown table) or ``"json"``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    card = audit_card(run_dir)
+    return card_markdown(card) if fmt == "md" else card_json(card)
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    return df[name] if name in df else pd.Series([None] * len(df), index=df.index, dtype=object)
+
+
+def _ordered(threat: dict[str, Any]) -> list[tuple[str, Any]]:
+    return sorted(threat.items(), key=lambda kv: norm_key(kv[0]))
+
+
+def _is_number(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def _first(values: Iterable[Any]) -> Any:
+    return next(iter(values), None)
+
+
+def _first_valid(*values: object) -> object:
+    return next((v for v in values if not _missing(v)), None)
+
+
+def _int(value: object) -> int | None:
+    return None if _missing(value) else int(value)  # type: ignore[call-overload]
+
+
+def _float(value: object) -> float | None:
+    if _missing(value):
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else None
+
+
+def _sum(values: pd.Series) -> float:
+    return float(pd.to_numeric(values, errors="coerce").fillna(0).sum())
+
+
+def _plain_scalar(value: object) -> object:
+    if _missing(value):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # seeds come back from SQLite as floats next to NaN
+    return value
+
+
+def _plain(obj: Any) -> Any:
+    """Numpy scalars to Python, NaN and inf to ``None``, tuples to lists: JSON-safe."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_plain(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is pd.NA:
+        return None
+    return obj

@@ -1,0 +1,247 @@
+"""Auditing your own model and data end to end: ``auditbench run --model ... --data ...`` on a
+tiny model defined in this file (``file.py:factory``) and on a TorchScript export of a shipped
+model, each with an image folder written here from bundled images; then the bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+import zoo
+from bench.cli import main
+from bench.store import load, load_jobs, load_meta, load_perf
+
+PHOTO_CLASSES = ("cat", "coffee", "rocket")
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def tiny_net() -> nn.Module:
+    """The user's model: a small CNN with three outputs (seeded, untrained)."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 3),
+    )
+
+
+def five_outputs() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 5))
+
+
+def raising_factory() -> nn.Module:
+    raise RuntimeError("no GPU named cuda:7")
+
+
+def not_a_module() -> dict[str, int]:
+    return {"layers": 3}
+
+
+FACTORY = f"{Path(__file__).resolve()}:tiny_net"
+
+
+def write_photo_folder(root: Path, per_class: int = 10) -> Path:
+    """Crops of three bundled photos, one sub-folder per class, in mixed modes (RGB, grey,
+    RGBA), plus a file that is not an image at all."""
+    rng = np.random.default_rng(0)
+    for name, photo in zip(PHOTO_CLASSES, ("chelsea", "coffee", "rocket"), strict=True):
+        image = zoo.load_photo(photo, 96).permute(1, 2, 0).mul(255).byte().numpy()
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            side = int(rng.integers(56, 96))
+            top, left = rng.integers(0, 96 - side + 1, size=2)
+            crop = Image.fromarray(image[top:top + side, left:left + side])
+            mode = ("RGB", "L", "RGBA")[i % 3]
+            crop.convert(mode).save(root / name / f"{i:02d}.png")
+    (root / "cat" / "notes.png").write_bytes(b"this is not a png")
+    return root
+
+
+def write_digit_folder(root: Path, per_class: int = 12) -> Path:
+    """Test digits as grey PNGs, one sub-folder per digit ("0".."9")."""
+    x, y = zoo.load_dataset("mnist5k", "test")
+    for digit in range(10):
+        (root / str(digit)).mkdir(parents=True)
+        for i, index in enumerate(torch.nonzero(y == digit).flatten()[:per_class].tolist()):
+            pixels = x[index, 0].mul(255).round().byte().numpy()
+            Image.fromarray(pixels, mode="L").save(root / str(digit) / f"{i:02d}.png")
+    return root
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(["run", "--threads", "1", "--no-report", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(scope="module")
+def photo_audit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model's quick audit on the photo folder, report included."""
+    tmp = tmp_path_factory.mktemp("own")
+    data = write_photo_folder(tmp / "photos")
+    out = tmp / "run"
+    status = main(["run", "--model", FACTORY, "--input-size", "32", "--data", str(data),
+                   "--quick", "--out", str(out), "--threads", "1"])
+    assert status == 0, load_jobs(out)[["label", "status", "error"]].to_string()
+    return out
+
+
+def test_quick_audit_of_a_factory_model_runs_every_job(photo_audit: Path) -> None:
+    jobs = load_jobs(photo_audit)
+    assert set(jobs["status"]) == {"done"}
+    kinds = set(jobs["kind"])
+    assert kinds >= {"representation", "attribution", "agreement", "quality", "robustness",
+                     "examples", "fooling", "sanity", "gallery", "stress"}
+    meta = load_meta(photo_audit)
+    model = meta["models"]["test_own_model_audit"]
+    assert model["parameters"] == sum(p.numel() for p in tiny_net().parameters())
+    assert model["input_size"] == [3, 32, 32]
+    assert model["class_names"] == list(PHOTO_CLASSES)  # taken from the folder
+    assert model["threat"] == {"linf": 8 / 255, "l2": 0.5}  # 32 px colour: CIFAR's budgets
+    data = meta["datasets"]["images"]
+    assert data["images"] == 30  # RGB, grey and RGBA files all read
+    assert data["skipped"] == [["cat/notes.png", data["skipped"][0][1]]]
+    # the audit suite was written next to the results, a file the user can keep and re-run
+    text = (photo_audit / "audit.toml").read_text()
+    assert "[models.test_own_model_audit]" in text and "[data.images]" in text
+
+
+def test_report_and_card_use_the_users_class_names(
+    photo_audit: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    html = (photo_audit / "index.html").read_text()
+    for name in PHOTO_CLASSES:
+        assert name in html
+    assert "notes.png" in html  # the unreadable file is listed
+    assert main(["card", str(photo_audit), "--format", "json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    (entry,) = card["models"]
+    assert entry["key"] == "test_own_model_audit"
+    df = load(photo_audit)
+    clean = df[(df["kind"] == "robustness") & (df["metric"] == "clean_accuracy")]["value"]
+    assert entry["clean"]["value"] == pytest.approx(float(clean.iloc[0]))
+    assert entry["data"]["skipped_files"][0][0] == "cat/notes.png"
+
+
+def test_rerun_of_the_written_suite_resumes(
+    photo_audit: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(["--suite", str(photo_audit / "audit.toml"), "--out",
+                          str(photo_audit)], capsys)
+    assert status == 0
+    assert out.startswith("0 jobs run")
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.:FutureWarning")
+def test_torchscript_export_of_a_shipped_model_with_a_digit_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mnist_cnn scripted and audited like a stranger's model: its class names from a file,
+    its labels from folder names; its clean accuracy must match the shipped model's."""
+    shipped = zoo.load_model("mnist_cnn")
+    scripted = tmp_path / "digits.pt"
+    torch.jit.save(torch.jit.script(shipped.net), str(scripted))
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(DIGIT_NAMES) + "\n")
+    data = write_digit_folder(tmp_path / "digits")
+    out = tmp_path / "run"
+    status, _, err = run(["--model", str(scripted), "--input-size", "1", "28", "28",
+                          "--class-names", str(names), "--data", str(data), "--quick",
+                          "--out", str(out)], capsys)
+    assert status == 0, err
+    meta = load_meta(out)
+    model = meta["models"]["digits"]
+    assert model["class_names"] == list(DIGIT_NAMES)
+    assert model["threat"] == {"linf": 0.3, "l2": 2.0}
+    df = load(out)
+    clean = df[(df["kind"] == "robustness") & (df["metric"] == "clean_accuracy")]["value"]
+    x, y = zoo.load_dataset("mnist5k", "test")
+    picked = torch.cat([torch.nonzero(y == d).flatten()[:12] for d in range(10)])
+    with torch.no_grad():
+        expected = (shipped(x[picked]).argmax(1) == y[picked]).float().mean().item()
+    # the folder holds 120 digits; the quick audit attacks 32 of them, so compare loosely
+    # against the shipped model's accuracy on all 120, and strictly against chance
+    assert float(clean.min()) >= expected - 0.1 > 0.5
+    maps = df[df["kind"] == "examples"]
+    assert not maps.empty
+
+
+# --- bad input: one line on stderr, exit status 2, nothing run ------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_photo_folder(tmp_path_factory.mktemp("small") / "photos", per_class=2)
+
+
+@pytest.mark.parametrize(("factory", "expected"), [
+    ("raising_factory", "raised: RuntimeError: no GPU named cuda:7"),
+    ("not_a_module", "returned dict, not a torch.nn.Module"),
+    ("five_outputs", "has 3 classes (cat, coffee, rocket) but model"),
+])
+def test_bad_models_stop_before_any_job(
+    factory: str, expected: str, small_folder: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = f"{Path(__file__).resolve()}:{factory}"
+    status, out, err = run(["--model", spec, "--input-size", "32", "--data", str(small_folder),
+                            "--quick", "--out", str(tmp_path / "run")], capsys)
+    assert status == 2
+    assert expected in err and err.count("\n") == 1
+    assert not (tmp_path / "run" / "results.sqlite").exists()
+
+
+def test_weights_that_do_not_fit_name_the_first_key(
+    small_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = tmp_path / "wrong.pt"
+    torch.save(five_outputs().state_dict(), wrong)
+    status, _, err = run(["--model", FACTORY, "--weights", str(wrong), "--input-size", "32",
+                          "--data", str(small_folder), "--out", str(tmp_path / "r")], capsys)
+    assert status == 2
+    assert "1.weight" in err or "0.weight" in err
+
+
+def test_folder_without_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty" / "cat"
+    empty.mkdir(parents=True)
+    (empty / "readme.txt").write_text("no images here")
+    status, _, err = run(["--model", FACTORY, "--input-size", "32", "--data",
+                          str(tmp_path / "empty"), "--out", str(tmp_path / "r")], capsys)
+    assert status == 2
+    assert "no readable image" in err
+
+
+def test_user_model_without_data_or_with_stray_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(["--model", FACTORY, "--input-size", "32", "--out",
+                          str(tmp_path / "r")], capsys)
+    assert status == 2 and "needs images" in err
+    status, _, err = run(["--weights", "w.pt"], capsys)
+    assert status == 2 and "--weights is for your own model" in err
+    status, _, err = run(["--model", FACTORY, "--suite", "quick"], capsys)
+    assert status == 2 and "not both" in err
+
+
+def test_perf_times_the_suites_own_model(photo_audit: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``auditbench perf --suite audit.toml`` times the user's model next to the reference
+    and the floor, and stores the timings in the audit's own run."""
+    status = main(["perf", "--suite", str(photo_audit / "audit.toml"), "--quick", "--threads",
+                   "1", "--out", str(photo_audit), "-k", "saliency or fgsm"])
+    capsys.readouterr()
+    assert status == 0
+    perf = load_perf(photo_audit)
+    assert perf is not None
+    mine = perf[perf["model"] == "test_own_model_audit"]
+    assert set(mine["method"]) == {"saliency", "fgsm"}
+    assert set(mine["role"]) == {"ours", "reference", "floor"}
+    assert (mine["size"] == 32).all()
