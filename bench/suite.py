@@ -41,6 +41,7 @@ from bench.jobs import KINDS
 from bench.spec import REQUIRED, Job, KindSpec
 from generative import get_method as get_generative
 from zoo.checks import check_eps_grid, check_nonnegative
+from zoo.user_spec import is_user_spec
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,9 @@ def dataset_of(model: str, defs: Definitions | None = None) -> str:
             return dataset_of(definition.source)
         raise ValueError(f"model {model!r} needs images: give it data = \"NAME\" and a "
                          "[data.NAME] table (an image folder)")
+    if model not in zoo.list_models() and is_user_spec(model):
+        raise ValueError(f"model {model!r} is your own: declare it in a [models.NAME] table "
+                         "(source, data, ...) and name NAME in the task")
     if model.startswith("tv:"):
         import torchvision.models as tvm
 

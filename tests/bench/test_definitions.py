@@ -201,3 +201,11 @@ def test_other_names_of_the_same_count_are_taken_in_order_with_a_note(tmp_path: 
     assert ctx.model("net").class_names == ["hymenoptera-1", "hymenoptera-2"]
     (note,) = ctx.data_info["pics"]["notes"]
     assert "folder class i is taken as output i" in note
+
+
+def test_a_task_naming_a_factory_directly_points_to_the_tables(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[[task]]\nkind = "robustness"\nmodel = "net.py:build"\nattack = "fgsm"\n'
+                    'eps = [0.0]\nn = 4\n')
+    with pytest.raises(SuiteError, match=r"declare it in a \[models.NAME\] table"):
+        load_suite(path)
