@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import zoo
-from bench.definitions import parse_definitions, toml_table, toml_value
+from bench.definitions import RANDOM, parse_definitions, toml_table, toml_value
 from bench.suite import dataset_of
 from bench.threat import standard_eps
 from bench.user_assets import load_defined_model
@@ -149,7 +149,8 @@ def write_audit_suite(request: AuditRequest, out_dir: Path, command: str) -> Pat
     if request.input_size is not None and len(request.input_size) == 1:
         input_size = request.input_size[0]
     model_table: dict[str, Any] = {
-        "source": source, "weights": _absolute(request.weights), "mean": request.mean,
+        "source": source, "mean": request.mean,
+        "weights": request.weights if request.weights == RANDOM else _absolute(request.weights),
         "std": request.std, "input_size": input_size,
         "class_names": _absolute(request.class_names),
         "data": "images" if request.data is not None else None,

@@ -32,10 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from zoo.checkpoint import file_sha256
+from zoo.user_spec import is_user_spec
 
 MODEL_KEYS = ("source", "weights", "mean", "std", "input_size", "class_names", "data",
               "eps_linf", "eps_l2")
 DATA_KEYS = ("root", "labels_csv", "per_class")
+RANDOM = "random"
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
@@ -153,6 +155,11 @@ def _source(value: object, base: Path, where: str) -> str:
     return value
 
 
+def _is_named_architecture(source: object) -> bool:
+    """``tv:<arch>`` or a shipped model's name: a source that has no weights of its own."""
+    return isinstance(source, str) and (source.startswith("tv:") or not is_user_spec(source))
+
+
 def _floats(value: object, key: str, where: str) -> tuple[float, ...] | None:
     if value is None:
         return None
@@ -189,7 +196,11 @@ def _model_def(key: str, table: dict[str, Any], base: Path, where: str) -> Model
     if "source" not in table:
         raise ValueError(f"{where}: missing required key 'source'")
     weights = table.get("weights")
-    if weights is not None:
+    if weights == RANDOM:  # an untrained shipped or torchvision architecture, labelled so
+        if not _is_named_architecture(table.get("source")):
+            raise ValueError(f"{where}: weights = \"random\" is for tv:<arch> and shipped "
+                             "models; a factory builds its own initial weights")
+    elif weights is not None:
         weights = _path(weights, "weights", base, where, must_exist=True)
     names = table.get("class_names")
     if names is not None:
@@ -204,7 +215,7 @@ def _model_def(key: str, table: dict[str, Any], base: Path, where: str) -> Model
         input_size=_input_size(table.get("input_size"), where), class_names=names, data=data,
         eps_linf=_eps(table.get("eps_linf"), "eps_linf", where),
         eps_l2=_eps(table.get("eps_l2"), "eps_l2", where),
-        weights_sha256=file_sha256(Path(weights))[:12] if weights else "",
+        weights_sha256=file_sha256(Path(weights))[:12] if weights not in (None, RANDOM) else "",
     )
 
 

@@ -30,7 +30,7 @@ import logging
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ class Suite:
     path: Path
     source: str  # the TOML text, kept in the store so a run records what it ran
     jobs: tuple[Job, ...]
-    definitions: Definitions = Definitions()
+    definitions: Definitions = field(default_factory=Definitions)
 
     @property
     def slug(self) -> str:

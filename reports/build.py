@@ -117,6 +117,8 @@ def build_report(run_dir: str | Path) -> Path:
         "sanity": sections.sanity_section(df),
         "timing": sections.timing_section(perf),
         "run_dir": str(run_dir),
+        # a run of `auditbench run --model`: perf times its own model through its suite file
+        "perf_suite": str(run_dir / "audit.toml") if (run_dir / "audit.toml").is_file() else "",
         "suite_source": meta.get("suite_source", ""),
     }
     html = _environment().get_template("index.html").render(**context)

@@ -209,3 +209,18 @@ def test_a_task_naming_a_factory_directly_points_to_the_tables(tmp_path: Path) -
                     'eps = [0.0]\nn = 4\n')
     with pytest.raises(SuiteError, match=r"declare it in a \[models.NAME\] table"):
         load_suite(path)
+
+
+def test_random_weights_only_for_named_architectures(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    with pytest.raises(SuiteError, match="is for tv:<arch> and shipped models"):
+        load_suite(write_suite(root, BASE + '\nweights = "random"'))
+    path = root / "tv.toml"
+    path.write_text('[models.rn]\nsource = "tv:resnet18"\nweights = "random"\n\n'
+                    '[[task]]\nkind = "robustness"\nmodel = "rn"\nattack = "fgsm"\n'
+                    'eps = [0.0]\nn = 2\n')
+    suite = load_suite(path)
+    assert suite.definitions.models["rn"].weights == "random"
+    assert suite.jobs[0].params["dataset"] == "photos"
+    model = RunContext(torch.device("cpu"), definitions=suite.definitions).model("rn")
+    assert model.random_weights and model.label == "rn (random weights)"

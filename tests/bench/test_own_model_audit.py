@@ -120,6 +120,7 @@ def test_report_and_card_use_the_users_class_names(
     for name in PHOTO_CLASSES:
         assert name in html
     assert "notes.png" in html  # the unreadable file is listed
+    assert f"auditbench perf --suite {photo_audit / 'audit.toml'}" in html
     assert main(["card", str(photo_audit), "--format", "json"]) == 0
     card = json.loads(capsys.readouterr().out)
     (entry,) = card["models"]
@@ -245,3 +246,26 @@ def test_perf_times_the_suites_own_model(photo_audit: Path,
     assert set(mine["method"]) == {"saliency", "fgsm"}
     assert set(mine["role"]) == {"ours", "reference", "floor"}
     assert (mine["size"] == 32).all()
+
+
+def test_exported_program_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A ``torch.export`` program of the shipped CNN: its graph hides the layers, so the
+    written suite leaves out the layer views and says so; the attacks still run."""
+    shipped = zoo.load_model("mnist_cnn")
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    program = torch.export.export(shipped.net, (torch.zeros(2, 1, 28, 28),),
+                                  dynamic_shapes=({0: batch},))
+    exported = tmp_path / "digits.pt2"
+    torch.export.save(program, exported)
+    data = write_digit_folder(tmp_path / "digits", per_class=4)
+    out = tmp_path / "run"
+    status, _, err = run(["--model", str(exported), "--input-size", "1", "28", "28",
+                          "--data", str(data), "--quick", "--out", str(out)], capsys)
+    assert status == 0, err
+    text = (out / "audit.toml").read_text()
+    assert "Its layers are hidden from hooks" in text
+    jobs = load_jobs(out)
+    assert "representation" not in set(jobs["kind"]) and set(jobs["status"]) == {"done"}
+    df = load(out)
+    clean = df[(df["kind"] == "robustness") & (df["metric"] == "clean_accuracy")]["value"]
+    assert float(clean.min()) > 0.8  # the shipped CNN's digits, read through the export
