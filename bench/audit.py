@@ -115,13 +115,15 @@ class AuditRequest:
 
 
 def model_key(spec: str) -> str:
-    """A suite name for the model: the file or factory module's stem, ``resnet18`` for
-    ``tv:resnet18``; never a shipped model's name."""
+    """A suite name for the model: the stem of a file, the factory of a module
+    (``pkg.models:resnet50`` -> ``resnet50``), ``resnet18`` for ``tv:resnet18``; never a
+    shipped model's name."""
     if spec.startswith("tv:"):
         stem = spec[3:]
     elif ":" in spec:
         target = spec.rpartition(":")[0]
-        stem = Path(target).stem if target.endswith(".py") else target.rpartition(".")[2]
+        # a file's name says what it holds; a module's often does not (models, nets)
+        stem = Path(target).stem if target.endswith(".py") else spec.rpartition(":")[2]
     else:
         stem = Path(spec).stem
     key = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-") or "model"

@@ -20,7 +20,7 @@ from bench.context import RunContext, resolve_device
 from bench.jobs import KINDS
 from bench.preflight import preflight
 from bench.spec import Job
-from bench.store import Store
+from bench.store import Store, db_path, load_meta
 from bench.suite import Suite
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ def run_suite(
     summary = RunSummary(run_dir)
     start = time.perf_counter()
     audited = preflight(suite, ctx)  # a broken model or folder stops here, before any job
+    earlier = load_meta(run_dir).get("wall_seconds", 0.0) if db_path(run_dir).is_file() else 0.0
     provenance = {
         "device": str(ctx.device),
         "torch_version": torch.__version__,
@@ -77,8 +78,8 @@ def run_suite(
                 summary.done.append(job.id)
             else:
                 summary.failed[job.id] = error
-        store.set_meta({"finished_at": env.now()})
-    summary.seconds = time.perf_counter() - start
+        summary.seconds = time.perf_counter() - start
+        store.set_meta({"finished_at": env.now(), "wall_seconds": earlier + summary.seconds})
     return summary
 
 

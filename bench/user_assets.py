@@ -10,6 +10,8 @@ import torch
 import zoo
 from bench.definitions import DataDef, ModelDef
 
+NOT_SAMPLED = "not sampled"  # zoo.load_image_folder's reason for files the sample left out
+
 
 def load_defined_model(definition: ModelDef) -> zoo.Classifier:
     """The model a ``[models.NAME]`` table declares, named ``NAME``, its source kept."""
@@ -83,9 +85,13 @@ def fit_labels(
 def folder_info(definition: DataDef, folder: zoo.ImageFolderData,
                 notes: list[str]) -> dict[str, object]:
     """What the report and the audit card say about a user folder."""
+    # files left out by the per-class sample are not problems; the rest are listed
+    unsampled = [f for f, reason in folder.skipped if reason.startswith(NOT_SAMPLED)]
     return {
         "source": definition.root, "images": len(folder.x),
         "classes": len(folder.class_names), "class_names": list(folder.class_names),
-        "skipped": [list(item) for item in folder.skipped], "per_class": definition.per_class,
+        "skipped": [list(item) for item in folder.skipped
+                    if not item[1].startswith(NOT_SAMPLED)],
+        "not_sampled": len(unsampled), "per_class": definition.per_class,
         "labels_csv": definition.labels_csv or "", "notes": notes,
     }

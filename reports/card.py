@@ -96,8 +96,12 @@ def build_card(
 
 def _run_entry(meta: dict[str, Any], current: pd.DataFrame) -> dict[str, Any]:
     started, finished = meta.get("started_at") or "", meta.get("finished_at") or ""
-    wall = _wall_seconds(started, finished)
-    source = "clock"
+    # every attempt's wall time, summed by the runner; a resumed run's last attempt alone
+    # may have run no job at all
+    wall = _float(meta.get("wall_seconds"))
+    source = "clock, all attempts"
+    if wall is None:
+        wall, source = _wall_seconds(started, finished), "clock"
     if wall is None:
         wall, source = _sum(current["seconds"]), "sum of job times"
     status = current["status"] if "status" in current else pd.Series(dtype=object)
@@ -188,6 +192,8 @@ def _data_entry(key: str | None, info: dict[str, Any] | None) -> dict[str, Any]:
         "skipped": len(skipped) if info else None,
         "skipped_files": skipped,
         "notes": [str(n) for n in (info.get("notes") or [])],
+        "per_class": _int(info.get("per_class")),
+        "not_sampled": _int(info.get("not_sampled")) or 0,
     }
 
 

@@ -99,7 +99,11 @@ def _images(data: dict[str, Any]) -> str | None:
         return None
     images = DASH if data["images"] is None else f"{int(data['images']):,}"
     classes = DASH if data["classes"] is None else str(data["classes"])
-    return f"{images} images, {classes} classes"
+    sample = ""
+    if data.get("per_class") and data.get("images") is not None:
+        total = int(data["images"]) + int(data.get("not_sampled") or 0)
+        sample = f" (up to {data['per_class']} per class, seeded, of {total:,})"
+    return f"{images} images{sample}, {classes} classes"
 
 
 def _threat_text(model: dict[str, Any]) -> str | None:

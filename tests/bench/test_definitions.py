@@ -122,9 +122,9 @@ def test_context_reads_the_folder_at_the_models_size_with_its_names(tmp_path: Pa
     model = ctx.model("net")
     assert model.name == "net" and model.class_names == ["ant", "bee"]
     assert ctx.data_info["pics"]["images"] == 6
-    skipped = ctx.data_info["pics"]["skipped"]
-    assert [reason for _, reason in skipped] == ["not sampled (per_class=3)"] * 2
-    assert sorted(file.split("/")[0] for file, _ in skipped) == ["ant", "bee"]
+    # one file per class left out by the sample: counted, not listed as a problem
+    assert ctx.data_info["pics"]["skipped"] == []
+    assert ctx.data_info["pics"]["not_sampled"] == 2
 
 
 def test_folder_names_among_the_models_classes_follow_its_indices(tmp_path: Path) -> None:
@@ -174,7 +174,7 @@ def test_the_written_audit_suite_parses_back(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("spec", "key"), [
-    ("models/net.py:build", "net"), ("pkg.models.resnet:make", "resnet"),
+    ("models/net.py:build", "net"), ("pkg.models:resnet50", "resnet50"),
     ("exports/model-v2.pt2", "model-v2"), ("tv:resnet18", "resnet18"),
     ("mnist_cnn", "mnist_cnn_user"), ("2024.pt", "m_2024"),
 ])

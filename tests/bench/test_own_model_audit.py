@@ -134,10 +134,13 @@ def test_report_and_card_use_the_users_class_names(
 def test_rerun_of_the_written_suite_resumes(
     photo_audit: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    before = load_meta(photo_audit)["wall_seconds"]
     status, out, _ = run(["--suite", str(photo_audit / "audit.toml"), "--out",
                           str(photo_audit)], capsys)
     assert status == 0
     assert out.startswith("0 jobs run")
+    # the card's wall time adds every attempt: the resume's few seconds to the first run's
+    assert load_meta(photo_audit)["wall_seconds"] > before > 0
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.:FutureWarning")

@@ -341,3 +341,11 @@ def test_random_weights_and_load_errors_are_flagged(tmp_path: Path) -> None:
     assert any("random weights" in w for w in by_key["r"]["warnings"])
     assert by_key["e"]["warnings"] == ["could not be loaded: weights file not found"]
     assert by_key["e"]["clean"] is None and by_key["e"]["sanity"] is None
+
+
+def test_images_cell_says_how_the_folder_was_sampled() -> None:
+    from reports.card_format import _images
+
+    sampled = {"images": 400, "classes": 4, "per_class": 100, "not_sampled": 600}
+    assert _images(sampled) == "400 images (up to 100 per class, seeded, of 1,000), 4 classes"
+    assert _images({"images": 36, "classes": 3}) == "36 images, 3 classes"
