@@ -5,10 +5,16 @@ class order, and the model takes the folder's class names when it has none of it
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import torch
 
 import zoo
 from bench.definitions import DataDef, ModelDef
+from zoo.image_decode import IMAGE_EXTENSIONS
+
+MAX_FOLDER_BYTES = 4 * 2**30  # a whole folder larger than this needs a per-class sample
 
 NOT_SAMPLED = "not sampled"  # zoo.load_image_folder's reason for files the sample left out
 
@@ -41,6 +47,8 @@ def read_folder(definition: DataDef, shape: tuple[int, int, int], *,
     """The folder at the model's input shape; an error when no image in it is readable."""
     channels, height, width = shape
     size = height if height == width else (height, width)
+    if definition.per_class is None:
+        _check_fits(definition, shape)
     folder = zoo.load_image_folder(definition.root, size=size, channels=channels,
                                    per_class=definition.per_class, seed=seed,
                                    labels_csv=definition.labels_csv)
@@ -48,6 +56,19 @@ def read_folder(definition: DataDef, shape: tuple[int, int, int], *,
         raise ValueError(f"[data.{definition.name}]: no readable image in {definition.root} "
                          f"({len(folder.skipped)} files skipped)")
     return folder
+
+
+def _check_fits(definition: DataDef, shape: tuple[int, int, int]) -> None:
+    """Refuse, before decoding, a whole folder whose images would not fit in memory (every
+    image is kept as float32 at the model's size): a sample per class is the way."""
+    files = sum(1 for p in Path(definition.root).rglob("*")
+                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    need = files * math.prod(shape) * 4
+    if need > MAX_FOLDER_BYTES:
+        raise ValueError(
+            f"[data.{definition.name}]: {files:,} images at {shape} would take "
+            f"{need / 2**30:.1f} GiB as float32 (limit {MAX_FOLDER_BYTES / 2**30:.0f} GiB); "
+            "give per_class (--per-class N) to audit a seeded sample of each class")
 
 
 def fit_labels(

@@ -224,3 +224,40 @@ def test_random_weights_only_for_named_architectures(tmp_path: Path) -> None:
     assert suite.jobs[0].params["dataset"] == "photos"
     model = RunContext(torch.device("cpu"), definitions=suite.definitions).model("rn")
     assert model.random_weights and model.label == "rn (random weights)"
+
+
+def test_a_folder_too_big_for_memory_asks_for_a_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bench.user_assets as user_assets
+
+    root = make_project(tmp_path, per_class=3)
+    # 6 images of 3x16x16 float32 are 18 KiB: a 16 KiB limit stands in for 4 GiB
+    monkeypatch.setattr(user_assets, "MAX_FOLDER_BYTES", 16 * 1024)
+    suite = load_suite(write_suite(root, BASE))
+    ctx = RunContext(torch.device("cpu"), definitions=suite.definitions)
+    with pytest.raises(ValueError, match=r"6 images at \(3, 16, 16\) would take .* give "
+                                         r"per_class"):
+        ctx.dataset("pics")
+    sampled = load_suite(write_suite(root, BASE, 'root = "data"\nper_class = 3'))
+    x, _ = RunContext(torch.device("cpu"), definitions=sampled.definitions).dataset("pics")
+    assert len(x) == 6  # with a sample the same folder loads
+
+
+def test_torchvision_architecture_with_a_weights_file(tmp_path: Path) -> None:
+    import torchvision.models as tvm
+
+    torch.manual_seed(0)
+    weights = tmp_path / "resnet18-mine.pth"
+    torch.save(tvm.resnet18().state_dict(), weights)
+    path = tmp_path / "tv.toml"
+    path.write_text('[models.rn]\nsource = "tv:resnet18"\nweights = "resnet18-mine.pth"\n\n'
+                    '[[task]]\nkind = "robustness"\nmodel = "rn"\nattack = "fgsm"\n'
+                    'eps = [0.0]\nn = 2\n')
+    suite = load_suite(path)
+    model = RunContext(torch.device("cpu"), definitions=suite.definitions).model("rn")
+    assert model.weights == str(weights.resolve()) and not model.random_weights
+    assert model.source == "tv:resnet18" and model.class_names[0] == "tench"
+    expected = tvm.resnet18()
+    expected.load_state_dict(torch.load(weights, weights_only=True))
+    assert torch.equal(model.net.fc.weight, expected.fc.weight)
