@@ -261,3 +261,21 @@ def test_torchvision_architecture_with_a_weights_file(tmp_path: Path) -> None:
     expected = tvm.resnet18()
     expected.load_state_dict(torch.load(weights, weights_only=True))
     assert torch.equal(model.net.fc.weight, expected.fc.weight)
+
+
+def test_flat_folder_with_a_labels_csv_relative_to_the_suite(tmp_path: Path) -> None:
+    root = make_project(tmp_path, classes=())
+    flat = root / "data"
+    flat.mkdir()
+    rng = np.random.default_rng(1)
+    rows = ["file,label"]
+    for i, label in enumerate(["bee", "ant", "bee", "ant", "ant"]):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(flat / f"{i}.png")
+        rows.append(f"{i}.png,{label}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    suite = load_suite(write_suite(root, BASE, 'root = "data"\nlabels_csv = "labels.csv"'))
+    ctx = RunContext(torch.device("cpu"), definitions=suite.definitions)
+    x, y = ctx.dataset("pics")
+    # classes are the sorted names; images come class by class, files sorted within each
+    assert ctx.model("net").class_names == ["ant", "bee"]
+    assert y.tolist() == [0, 0, 0, 1, 1] and x.shape == (5, 3, 16, 16)
