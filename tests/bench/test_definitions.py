@@ -279,3 +279,19 @@ def test_flat_folder_with_a_labels_csv_relative_to_the_suite(tmp_path: Path) -> 
     # classes are the sorted names; images come class by class, files sorted within each
     assert ctx.model("net").class_names == ["ant", "bee"]
     assert y.tolist() == [0, 0, 0, 1, 1] and x.shape == (5, 3, 16, 16)
+
+
+def test_two_models_share_a_folder_only_at_one_size(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    path = root / "two.toml"
+    tables = "\n".join(
+        f'[models.{name}]\nsource = "models/net.py:build"\ninput_size = {side}\n'
+        f'data = "pics"\n' for name, side in (("a", 16), ("b", 16), ("c", 24)))
+    path.write_text(f'{tables}\n[data.pics]\nroot = "data"\n\n[[task]]\nkind = "robustness"\n'
+                    'model = ["a", "b", "c"]\nattack = "fgsm"\neps = [0.0]\nn = 2\n')
+    suite = load_suite(path)
+    ctx = RunContext(torch.device("cpu"), definitions=suite.definitions)
+    assert ctx.model("a").class_names == ctx.model("b").class_names == ["ant", "bee"]
+    with pytest.raises(ValueError, match=r"was read at \(3, 16, 16\) for another model, but "
+                                         r"'c' takes \(3, 24, 24\)"):
+        ctx.model("c")
