@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.checkpoint import file_sha256
+from zoo.datasets import DATASETS as SHIPPED_DATASETS
 from zoo.user_spec import is_user_spec
 
 MODEL_KEYS = ("source", "weights", "mean", "std", "input_size", "class_names", "data",
@@ -100,8 +101,12 @@ def parse_definitions(
     ``registered``: names that are taken (shipped models); a table may not shadow them.
     Raises ``ValueError`` naming the table and key.
     """
-    data_defs = {key: _data_def(key, table, base, where)
-                 for key, table in _tables(data, "data", where).items()}
+    data_defs = {}
+    for key, table in _tables(data, "data", where).items():
+        if key in SHIPPED_DATASETS:
+            raise ValueError(f"{where}: [data.{key}] shadows the shipped dataset {key!r}; "
+                             "give yours another name")
+        data_defs[key] = _data_def(key, table, base, where)
     model_defs = {}
     for key, table in _tables(models, "models", where).items():
         if registered and key in registered:

@@ -106,6 +106,14 @@ def test_a_table_cannot_shadow_a_shipped_model(tmp_path: Path) -> None:
         load_suite(path)
 
 
+def test_a_table_cannot_shadow_a_shipped_dataset(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    path = root / "s.toml"
+    path.write_text('[data.shapes]\nroot = "data"\n\n[[task]]\nkind = "toy"\neps = 0.5\n')
+    with pytest.raises(SuiteError, match="shadows the shipped dataset 'shapes'"):
+        load_suite(path)
+
+
 def test_task_weights_for_a_declared_model_are_refused(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     task = 'kind = "robustness"\nattack = "fgsm"\neps = [0.0]\nn = 4\nweights = "x.pt"'
