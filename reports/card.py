@@ -4,7 +4,8 @@ Per model: what it is (source, size, weights hash), what it was audited on, clea
 robust accuracy at the threat model's standard eps (per example, the worst case over every
 attack run at that eps), the attack-evaluation sanity checks, attribution quality and cost.
 
-This module computes the card: ``audit_card(run_dir)`` returns plain JSON-serialisable data.
+This module computes the card: ``audit_card(run_dir)`` returns plain JSON-serialisable data
+(the worst case over attacks is ``reports.card_robust``).
 ``reports.card_format`` presents it (``card_markdown``, ``card_json``, and ``card_rows`` for
 the HTML template); those names are re-exported here, and ``card_text`` joins the two. A run
 that lacks any piece (old runs without ``meta["models"]``, toy-only suites) still gets a
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,17 @@ import numpy as np
 import pandas as pd
 
 from bench.store import load, load_artifact, load_jobs, load_meta
-from reports.card_common import EPS_TOL, NORM_ORDER, format_eps, norm_key
+from reports.card_common import (
+    EPS_TOL,
+    NORM_ORDER,
+    ArtifactLoader,
+    as_float,
+    as_int,
+    column,
+    format_eps,
+    is_number,
+    norm_key,
+)
 from reports.card_format import (
     DASH,
     card_context,
@@ -32,6 +43,7 @@ from reports.card_format import (
     card_markdown,
     card_rows,
 )
+from reports.card_robust import robust_entry
 
 __all__ = [
     "BASELINE",
@@ -52,7 +64,6 @@ __all__ = [
     "format_eps",
 ]
 
-ArtifactLoader = Callable[[str, str], dict[str, np.ndarray]]
 QUALITY_METRICS = ("deletion_auc", "insertion_auc", "mass_inside_mask", "pointing_game",
                    "segmentation_iou")
 BASELINE = "uniform baseline"
@@ -98,7 +109,7 @@ def _run_entry(meta: dict[str, Any], current: pd.DataFrame) -> dict[str, Any]:
     started, finished = meta.get("started_at") or "", meta.get("finished_at") or ""
     # every attempt's wall time, summed by the runner; a resumed run's last attempt alone
     # may have run no job at all
-    wall = _float(meta.get("wall_seconds"))
+    wall = as_float(meta.get("wall_seconds"))
     source = "clock, all attempts"
     if wall is None:
         wall, source = _wall_seconds(started, finished), "clock"
@@ -134,19 +145,19 @@ def _model_entry(
     current: pd.DataFrame, df: pd.DataFrame, artifact: ArtifactLoader,
 ) -> dict[str, Any]:
     info = info or {}
-    rows = df[_column(df, "model") == key]
+    rows = df[column(df, "model") == key]
     mine = np.array([isinstance(c, dict) and c.get("model") == key for c in current["config"]],
                     dtype=bool)  # an empty object-dtype mask would select columns instead
     model_jobs = current[mine]
-    labels = _column(rows, "model_label").dropna()
-    hashes = _column(rows, "weights_sha256").dropna()
+    labels = column(rows, "model_label").dropna()
+    hashes = column(rows, "weights_sha256").dropna()
     hashes = hashes[hashes != ""]
     dataset = info.get("dataset") or _first(
         c.get("dataset") for c in model_jobs["config"] if isinstance(c.get("dataset"), str))
     rob = rows[rows["kind"] == "robustness"]
     threat = info.get("threat") or {}
-    robust = [_robust_entry(rob, norm, float(eps), artifact)
-              for norm, eps in _ordered(threat) if _is_number(eps)]
+    robust = [robust_entry(rob, norm, float(eps), artifact)
+              for norm, eps in _ordered(threat) if is_number(eps)]
     entry = {
         "key": key,
         "label": info.get("label") or (str(labels.iloc[0]) if len(labels) else None),
@@ -160,7 +171,7 @@ def _model_entry(
         "random_weights": info.get("random_weights"),
         "outputs_probabilities": info.get("outputs_probabilities"),
         "error": info.get("error") or None,
-        "threat": {norm: float(eps) for norm, eps in _ordered(threat) if _is_number(eps)},
+        "threat": {norm: float(eps) for norm, eps in _ordered(threat) if is_number(eps)},
         "threat_source": info.get("threat_source"),
         "data": _data_entry(dataset, datasets_meta.get(dataset) if dataset else None),
         "clean": _clean_entry(rob),
@@ -192,8 +203,8 @@ def _data_entry(key: str | None, info: dict[str, Any] | None) -> dict[str, Any]:
         "skipped": len(skipped) if info else None,
         "skipped_files": skipped,
         "notes": [str(n) for n in (info.get("notes") or [])],
-        "per_class": _int(info.get("per_class")),
-        "not_sampled": _int(info.get("not_sampled")) or 0,
+        "per_class": as_int(info.get("per_class")),
+        "not_sampled": as_int(info.get("not_sampled")) or 0,
     }
 
 
@@ -233,112 +244,16 @@ def _clean_entry(rob: pd.DataFrame) -> dict[str, Any] | None:
     clean = rob[rob["metric"] == "clean_accuracy"].dropna(subset=["value"])
     if clean.empty:
         return None
-    n = pd.to_numeric(_column(clean, "n"), errors="coerce").fillna(-1)
+    n = pd.to_numeric(column(clean, "n"), errors="coerce").fillna(-1)
     best = clean.loc[n.idxmax()]  # first of the largest n
-    return {"value": float(best["value"]), "n": _int(best.get("n"))}
-
-
-def _jobs_at(rob: pd.DataFrame, norm: str, eps: float) -> list[dict[str, Any]]:
-    """The robustness jobs of one norm whose eps grid holds ``eps``, with their value there."""
-    curve = rob[(rob["metric"] == "robust_accuracy") & (_column(rob, "norm") == norm)]
-    out = []
-    for job_id, job in curve.groupby("job_id", sort=False):
-        at = job[(pd.to_numeric(_column(job, "eps"), errors="coerce") - eps).abs() <= EPS_TOL]
-        if at.empty:
-            continue
-        first = job.iloc[0]
-        out.append({
-            "job_id": str(job_id),
-            "attack": str(_first_valid(first.get("method"), first.get("attack"), "?")),
-            "dataset": _plain_scalar(first.get("dataset")),
-            "seed": _plain_scalar(first.get("seed")),
-            "n": _int(first.get("n")),
-            "value": float(at["value"].iloc[0]),
-        })
-    return out
-
-
-def _robust_entry(
-    rob: pd.DataFrame, norm: str, eps: float, artifact: ArtifactLoader
-) -> dict[str, Any]:
-    entry: dict[str, Any] = {"norm": norm, "eps": eps, "value": None, "n": None, "attacks": [],
-                             "per_attack": {}, "strongest": None, "per_example": None,
-                             "dataset": None, "seed": None, "note": None}
-    found = _jobs_at(rob, norm, eps)
-    if not found:
-        curve = rob[(rob["metric"] == "robust_accuracy") & (_column(rob, "norm") == norm)]
-        ran = sorted({float(e) for e in pd.to_numeric(_column(curve, "eps"),
-                                                      errors="coerce").dropna()
-                      if e > 0})
-        entry["note"] = (f"not run at eps {format_eps(eps)}; ran "
-                         + ", ".join(format_eps(e) for e in ran)) if ran else "no attack run"
-        return entry
-    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
-    for job in found:
-        groups.setdefault((job["dataset"], job["seed"]), []).append(job)
-
-    def rank(group: list[dict[str, Any]]) -> tuple[int, int]:
-        return len({j["attack"] for j in group}), min((j["n"] or 0) for j in group)
-
-    best_key = max(groups, key=lambda k: rank(groups[k]))  # max keeps the first of ties
-    group = groups[best_key]
-    entry["dataset"], entry["seed"] = best_key
-    entry["attacks"] = sorted({j["attack"] for j in group})
-    robust = _per_example(group, eps, artifact)
-    if robust is None:
-        entry["per_example"] = False
-        per_attack = {a: min(j["value"] for j in group if j["attack"] == a)
-                      for a in entry["attacks"]}
-        entry["value"] = min(per_attack.values())
-        ns = [j["n"] for j in group if j["n"] is not None]
-        entry["n"] = min(ns) if ns else None
-        entry["note"] = "aggregate rows only (no per-example results): minimum over attacks"
-    else:
-        entry["per_example"] = True
-        n = min(len(r) for r in robust.values())
-        worst = np.ones(n, dtype=bool)
-        per_attack = {}
-        for attack in entry["attacks"]:
-            alone = np.ones(n, dtype=bool)
-            for job in group:
-                if job["attack"] == attack:
-                    alone &= robust[job["job_id"]][:n]
-            per_attack[attack] = float(alone.mean()) if n else None
-            worst &= alone
-        entry["value"] = float(worst.mean()) if n else None
-        entry["n"] = n
-    entry["per_attack"] = per_attack
-    scored = [(v, a) for a, v in per_attack.items() if v is not None]
-    entry["strongest"] = min(scored)[1] if scored else None
-    return entry
-
-
-def _per_example(
-    group: list[dict[str, Any]], eps: float, artifact: ArtifactLoader
-) -> dict[str, np.ndarray] | None:
-    """Job id -> whether each example stays correct at ``eps``; ``None`` if any job lacks it."""
-    out = {}
-    for job in group:
-        try:
-            art = artifact(job["job_id"], "per_example")
-        except KeyError:
-            return None
-        grid = np.asarray(art.get("eps", []), dtype=np.float64)
-        hits = np.flatnonzero(np.abs(grid - eps) <= EPS_TOL)
-        if not len(hits) or "clean_correct" not in art or "fooled_at" not in art:
-            return None
-        k = int(hits[0])
-        fooled = np.asarray(art["fooled_at"])
-        out[job["job_id"]] = np.asarray(art["clean_correct"], dtype=bool) & (
-            (fooled == -1) | (fooled > k))
-    return out
+    return {"value": float(best["value"]), "n": as_int(best.get("n"))}
 
 
 def _sanity_entry(sanity: pd.DataFrame) -> dict[str, Any] | None:
     passed = sanity[sanity["metric"] == "passed"]
     if passed.empty:
         return None
-    names = _column(passed, "check").fillna("?").astype(str)
+    names = column(passed, "check").fillna("?").astype(str)
     ok = passed["value"].fillna(0).astype(float) > 0.5
     failed = list(dict.fromkeys(names[~ok]))
     return {"passed": int(ok.sum()), "total": len(passed), "failed": failed}
@@ -346,12 +261,12 @@ def _sanity_entry(sanity: pd.DataFrame) -> dict[str, Any] | None:
 
 def _attribution_entries(quality: pd.DataFrame) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    methods = _column(quality, "method")
+    methods = column(quality, "method")
     for _, row in quality[methods.notna() & (methods != BASELINE)].iterrows():
         entry = out.setdefault(str(row["method"]), {
             "method": str(row["method"]), "randomisation_passed": None,
             **{m: None for m in QUALITY_METRICS}})
-        value = _float(row["value"])
+        value = as_float(row["value"])
         if row["metric"] == "randomisation_passed" and entry["randomisation_passed"] is None:
             entry["randomisation_passed"] = None if value is None else value > 0.5
         elif row["metric"] in QUALITY_METRICS and entry[row["metric"]] is None:
@@ -360,9 +275,9 @@ def _attribution_entries(quality: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _mask_baseline(quality: pd.DataFrame) -> float | None:
-    base = quality[(_column(quality, "method") == BASELINE)
+    base = quality[(column(quality, "method") == BASELINE)
                    & (quality["metric"] == "mass_inside_mask")]
-    return _float(base["value"].iloc[0]) if len(base) else None
+    return as_float(base["value"].iloc[0]) if len(base) else None
 
 
 def card_text(run_dir: str | Path, fmt: str) -> str:
@@ -375,54 +290,16 @@ def card_text(run_dir: str | Path, fmt: str) -> str:
 
 # --- small helpers -----------------------------------------------------------------------------
 
-def _column(df: pd.DataFrame, name: str) -> pd.Series:
-    return df[name] if name in df else pd.Series([None] * len(df), index=df.index, dtype=object)
-
-
 def _ordered(threat: dict[str, Any]) -> list[tuple[str, Any]]:
     return sorted(threat.items(), key=lambda kv: norm_key(kv[0]))
-
-
-def _is_number(value: object) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
 def _first(values: Iterable[Any]) -> Any:
     return next(iter(values), None)
 
 
-def _first_valid(*values: object) -> object:
-    return next((v for v in values if not _missing(v)), None)
-
-
-def _int(value: object) -> int | None:
-    return None if _missing(value) else int(value)  # type: ignore[call-overload]
-
-
-def _float(value: object) -> float | None:
-    if _missing(value):
-        return None
-    number = float(value)  # type: ignore[arg-type]
-    return number if math.isfinite(number) else None
-
-
 def _sum(values: pd.Series) -> float:
     return float(pd.to_numeric(values, errors="coerce").fillna(0).sum())
-
-
-def _plain_scalar(value: object) -> object:
-    if _missing(value):
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # seeds come back from SQLite as floats next to NaN
-    return value
 
 
 def _plain(obj: Any) -> Any:
