@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import bench
-import bench.cli as cli
+import bench.cli_perf as cli_perf
 from bench.cli import main
 from bench.store import Store, load, load_jobs, load_perf, write_perf
 from bench.timing import add_ratios, compare, load_benchmarks, machine_id, ours_table
@@ -169,7 +169,7 @@ def fake_runner(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], Path]]
         shutil.copy(SAMPLE, command[command.index("--benchmark-json") + 1])
         return 0
 
-    monkeypatch.setattr(cli, "run_benchmarks", run)
+    monkeypatch.setattr(cli_perf, "run_benchmarks", run)
     return calls
 
 
@@ -254,7 +254,7 @@ def test_bad_perf_arguments_exit_2(
 def test_perf_fails_when_the_benchmarks_write_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "run_benchmarks", lambda command, cwd: 4)
+    monkeypatch.setattr(cli_perf, "run_benchmarks", lambda command, cwd: 4)
     assert main(["perf", "--out", str(tmp_path / "p")]) == 4
     assert "wrote no" in capsys.readouterr().err
     assert load_perf(tmp_path / "p") is None
