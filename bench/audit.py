@@ -8,12 +8,12 @@ with ``--suite``: the model and its folder are ``[models.*]`` / ``[data.*]`` tab
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import zoo
-from bench.definitions import RANDOM, parse_definitions, toml_table, toml_value
+from bench.definitions import DataDef, ModelDef, parse_definitions, toml_table, toml_value
 from bench.suite import dataset_of
 from bench.threat import standard_eps
 from bench.user_assets import load_defined_model
@@ -131,8 +131,13 @@ def model_key(spec: str) -> str:
     return f"{key}_user" if key in zoo.list_models() else key
 
 
-def _absolute(path: str | None) -> str | None:
-    return str(Path(path).expanduser().resolve()) if path is not None else None
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _table(definition: ModelDef | DataDef) -> dict[str, Any]:
+    """A resolved definition as the table that declares it (absolute paths)."""
+    return {k: v for k, v in asdict(definition).items() if k not in ("name", "weights_sha256")}
 
 
 def write_audit_suite(request: AuditRequest, out_dir: Path, command: str) -> Path:
@@ -140,34 +145,22 @@ def write_audit_suite(request: AuditRequest, out_dir: Path, command: str) -> Pat
     and the sizes), and write ``out_dir/audit.toml``; its path. Raises ``ValueError``,
     ``ImportError`` or ``FileNotFoundError`` with the reason, before any job runs."""
     key = model_key(request.model)
-    source = request.model
-    if ":" in source and not source.startswith("tv:"):
-        target, _, attr = source.rpartition(":")
-        if target.endswith(".py"):
-            source = f"{_absolute(target)}:{attr}"
-    elif Path(source).suffix in (".pt2", ".pt", ".pth", ".ts"):
-        source = _absolute(source) or source
+    if request.data is None and (request.labels_csv or request.per_class):
+        raise ValueError("--labels-csv and --per-class describe --data DIR; give --data")
     input_size: int | list[int] | None = request.input_size
     if request.input_size is not None and len(request.input_size) == 1:
         input_size = request.input_size[0]
-    model_table: dict[str, Any] = {
-        "source": source, "mean": request.mean,
-        "weights": request.weights if request.weights == RANDOM else _absolute(request.weights),
-        "std": request.std, "input_size": input_size,
-        "class_names": _absolute(request.class_names),
+    given = {
+        "source": request.model, "weights": request.weights, "mean": request.mean,
+        "std": request.std, "input_size": input_size, "class_names": request.class_names,
         "data": "images" if request.data is not None else None,
         "eps_linf": request.eps_linf, "eps_l2": request.eps_l2,
     }
-    data_table = None if request.data is None else {
-        "root": _absolute(request.data), "labels_csv": _absolute(request.labels_csv),
-        "per_class": request.per_class,
-    }
-    if request.data is None and (request.labels_csv or request.per_class):
-        raise ValueError("--labels-csv and --per-class describe --data DIR; give --data")
+    folder = {"root": request.data, "labels_csv": request.labels_csv,
+              "per_class": request.per_class}
+    # the same checks and path resolution (against the working directory) as a suite file's
     defs = parse_definitions(
-        {key: {k: v for k, v in model_table.items() if v is not None}},
-        {"images": {k: v for k, v in (data_table or {}).items() if v is not None}}
-        if data_table else {},
+        {key: _given(given)}, {"images": _given(folder)} if request.data is not None else {},
         base=Path.cwd(), where="--model", registered=set(zoo.list_models()))
     definition = defs.models[key]
     dataset = dataset_of(key, defs)
@@ -176,9 +169,10 @@ def write_audit_suite(request: AuditRequest, out_dir: Path, command: str) -> Pat
     layered = bool(zoo.feature_layers(model))
     tasks = audit_tasks(key, side=model.input_shape[-1], num_classes=model.num_classes,
                         threat=threat, quick=request.quick, layered=layered)
+    data_table = _table(defs.data["images"]) if request.data is not None else None
     text = audit_suite_text(name=f"{key}-audit", seed=request.seed, model=key,
-                            model_table=model_table, data_table=data_table, tasks=tasks,
-                            command=command, layered=layered)
+                            model_table=_table(definition), data_table=data_table,
+                            tasks=tasks, command=command, layered=layered)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "audit.toml"
     path.write_text(text, encoding="utf-8")

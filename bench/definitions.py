@@ -33,7 +33,7 @@ from typing import Any
 
 from zoo.checkpoint import file_sha256
 from zoo.datasets import DATASETS as SHIPPED_DATASETS
-from zoo.user_spec import is_user_spec
+from zoo.user_spec import EXPORTED_SUFFIX, SCRIPT_SUFFIXES, is_user_spec
 
 MODEL_KEYS = ("source", "weights", "mean", "std", "input_size", "class_names", "data",
               "eps_linf", "eps_l2")
@@ -155,7 +155,7 @@ def _source(value: object, base: Path, where: str) -> str:
     target, sep, attr = value.rpartition(":")
     if sep and not value.startswith("tv:") and target.endswith(".py"):
         return f"{_path(target, 'source', base, where, must_exist=True)}:{attr}"
-    if Path(value).suffix in (".pt2", ".pt", ".pth", ".ts"):
+    if Path(value).suffix in (EXPORTED_SUFFIX, *SCRIPT_SUFFIXES):
         return _path(value, "source", base, where, must_exist=True)
     return value
 

@@ -44,7 +44,8 @@ def has_own_names(model: zoo.Classifier) -> bool:
 
 def read_folder(definition: DataDef, shape: tuple[int, int, int], *,
                 seed: int) -> zoo.ImageFolderData:
-    """The folder at the model's input shape; an error when no image in it is readable."""
+    """The folder at the model's input shape (``zoo.load_image_folder`` refuses one with no
+    readable image)."""
     channels, height, width = shape
     size = height if height == width else (height, width)
     if definition.per_class is None:
@@ -52,10 +53,7 @@ def read_folder(definition: DataDef, shape: tuple[int, int, int], *,
     folder = zoo.load_image_folder(definition.root, size=size, channels=channels,
                                    per_class=definition.per_class, seed=seed,
                                    labels_csv=definition.labels_csv)
-    if len(folder.x) == 0:
-        raise ValueError(f"[data.{definition.name}]: no readable image in {definition.root} "
-                         f"({len(folder.skipped)} files skipped)")
-    return folder
+    return folder  # an empty folder has already raised, naming the files it skipped
 
 
 def _check_fits(definition: DataDef, shape: tuple[int, int, int]) -> None:
