@@ -20,8 +20,9 @@ from zoo.datasets import (
     load_photo,
 )
 from zoo.guard import ModelState, check_model, frozen_parameters, num_classes, warn_if_training
-from zoo.hooks import HookSet, feature_layers, find_modules, get_layer
+from zoo.hooks import HookSet, find_modules, get_layer
 from zoo.image_folder import ImageFolderData, load_image_folder
+from zoo.layers import feature_layers
 from zoo.models import build_model, list_models, load_model, model_spec, register_model
 from zoo.normalize import Classifier, Normalize
 

@@ -87,12 +87,67 @@ def check_eps_grid(eps: object, name: str = "eps") -> list[float]:
     return sorted(check_nonnegative(e, f"{name}[{i}]") for i, e in enumerate(eps))
 
 
-def check_generator(generator: object, x: torch.Tensor) -> torch.Generator | None:
-    """``None`` or a ``torch.Generator`` on the same kind of device as ``x``."""
+def check_generator(generator: object, x: torch.Tensor | None = None) -> torch.Generator | None:
+    """``None`` or a ``torch.Generator`` on the same kind of device as ``x`` (on the CPU when
+    there is no ``x``: the draw is made there)."""
     if generator is None:
         return None
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    if generator.device.type != x.device.type:
-        raise ValueError(f"generator is on {generator.device}, x is on {x.device}")
+    device = x.device if x is not None else torch.device("cpu")
+    if generator.device.type != device.type:
+        where = f"x is on {device}" if x is not None else "it must be a CPU generator"
+        raise ValueError(f"generator is on {generator.device}; {where}")
     return generator
+
+
+def check_baseline(baseline: object, x: torch.Tensor, name: str = "baseline") -> torch.Tensor:
+    """A reference value for ``x``: a finite number, or a finite tensor that broadcasts to
+    ``x``; returned as a tensor shaped like ``x`` on its device and dtype."""
+    if isinstance(baseline, torch.Tensor):
+        if not bool(torch.isfinite(baseline).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        try:
+            return torch.broadcast_to(baseline.to(x.device, x.dtype), x.shape)
+        except RuntimeError:
+            raise ValueError(f"{name} of shape {tuple(baseline.shape)} does not broadcast to x "
+                             f"{tuple(x.shape)}") from None
+    if isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
+        raise ValueError(f"{name} must be a number or a tensor, got {type(baseline).__name__}")
+    if not math.isfinite(baseline):
+        raise ValueError(f"{name} must be finite, got {baseline!r}")
+    return torch.full_like(x, float(baseline))
+
+
+def check_window(
+    window: object, stride: object, shape: tuple[int, ...], *, cover: bool = False
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A sliding window and its stride over an image of ``shape`` (``(H, W)``, or ``(C, H, W)``
+    for a window that may also slide over channels), as one int per dimension.
+
+    An int, or an ``(h, w)`` pair, spans every channel (stride 1 across them). Every window
+    side must fit the image, every stride be >= 1; with ``cover``, no stride may exceed its
+    window where the window is smaller than the image (the pixels between two windows would
+    never be covered).
+    """
+    def ints(value: object, what: str, length: int) -> tuple[int, ...]:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = (value,) * length
+        if (not isinstance(value, (tuple, list)) or len(value) != length
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            raise ValueError(f"{what} must be an int or {length} ints, got {value!r}")
+        return tuple(value)
+
+    if len(shape) == 3 and not (isinstance(window, (tuple, list)) and len(window) == 3):
+        win = (shape[0], *ints(window, "window", 2))
+        step = (1, *ints(stride, "stride", 2))
+    else:
+        win, step = ints(window, "window", len(shape)), ints(stride, "stride", len(shape))
+    for size, w, s in zip(shape, win, step, strict=True):
+        if not 1 <= w <= size:
+            raise ValueError(f"window {win} must fit the image {tuple(shape)}")
+        if s < 1:
+            raise ValueError(f"stride must be >= 1, got {step}")
+        if cover and s > w and w < size:
+            raise ValueError(f"stride {step} is larger than the window {win}")
+    return win, step

@@ -61,14 +61,11 @@ def frozen_parameters(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-_HOOK_DICTS = (
-    "_forward_hooks",
-    "_forward_pre_hooks",
-    "_backward_hooks",
-    "_backward_pre_hooks",
-    "_state_dict_hooks",
-    "_load_state_dict_pre_hooks",
-)
+#: every hook dict a module of the pinned torch has (forward, pre-forward, with kwargs,
+#: always called, backward, state-dict and load hooks), read off a fresh module so a torch
+#: that adds one is covered too
+HOOK_DICTS = tuple(sorted(k for k, v in vars(nn.Module()).items()
+                          if "hook" in k and isinstance(v, dict)))
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ class ModelState:
     requires_grad: tuple[bool, ...]
     grads: tuple[torch.Tensor | None, ...]
     params: tuple[torch.Tensor, ...]
-    hooks: tuple[tuple[int, ...], ...]
+    hooks: tuple[tuple[tuple[int, ...], ...], ...]  # the handle ids in each hook dict
     devices: tuple[str, ...]
     dtypes: tuple[str, ...]
 
@@ -93,7 +90,7 @@ class ModelState:
             grads=tuple(None if p.grad is None else p.grad.detach().clone() for p in params),
             params=tuple(t.detach().clone() for t in tensors),
             hooks=tuple(
-                tuple(len(getattr(m, d, {})) for d in _HOOK_DICTS) for m in model.modules()
+                tuple(tuple(getattr(m, d, {})) for d in HOOK_DICTS) for m in model.modules()
             ),
             devices=tuple(str(t.device) for t in tensors),
             dtypes=tuple(str(t.dtype) for t in tensors),

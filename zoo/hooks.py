@@ -64,30 +64,3 @@ def get_layer(model: nn.Module, name: str) -> nn.Module:
         valid = ", ".join(n for n in modules if n) or "(none)"
         raise KeyError(f"layer {name!r} not found in the model; layers are: {valid}")
     return modules[name]
-
-
-def feature_layers(model: nn.Module) -> list[str]:
-    """The model's stages of convolutional features, shallow to deep, by qualified name.
-
-    ResNets: the stem's ReLU, then ``layer1`` to ``layer4`` (their blocks reuse one ReLU
-    module, so a block's ReLU is no single stage). Other networks: each ``nn.ReLU`` that
-    follows a convolution (through an optional batch norm), else the convolutions themselves.
-    """
-    modules = list(model.named_modules())
-    names = [name for name, _ in modules]
-    for name in names:
-        if name == "layer4" or name.endswith(".layer4"):
-            prefix = name[: -len("layer4")]
-            stages = [f"{prefix}relu"] + [f"{prefix}layer{i}" for i in range(1, 5)]
-            if all(s in names for s in stages):
-                return stages
-    relus, last = [], None
-    for name, m in modules:
-        if isinstance(m, nn.Conv2d):
-            last = m
-        elif isinstance(m, nn.ReLU) and last is not None:
-            relus.append(name)
-            last = None
-        elif not isinstance(m, (nn.BatchNorm2d, nn.Sequential)) and list(m.children()) == []:
-            last = None
-    return relus or [name for name, m in modules if isinstance(m, nn.Conv2d)]
