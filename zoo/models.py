@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from torch import nn
 from zoo.checkpoint import load_weights, read_state_dict
 from zoo.nets import mnist_cnn_net, mnist_logreg_net, shapes_cnn_net
 from zoo.normalize import Classifier
+from zoo.registry import Registry
 from zoo.shapes import CLASSES as SHAPE_CLASSES
 from zoo.user_models import is_user_spec, load_user_model
 
@@ -28,6 +30,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TV_PREFIX = "tv:"
+RANDOM = "random"  # the weights of an untrained model
 
 
 @dataclass(frozen=True)
@@ -49,25 +52,21 @@ class ModelSpec:
         return WEIGHTS_DIR / f"{self.name}.pt"
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry("model")
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
-    if spec.name in _REGISTRY or spec.name.startswith(TV_PREFIX):
-        raise ValueError(f"model name {spec.name!r} is already registered or reserved")
-    _REGISTRY[spec.name] = spec
-    return spec
+    """Add a shipped model (its name cannot look like ``tv:<arch>``: ':' is not allowed)."""
+    return MODELS.add(spec.name, spec)
 
 
 def model_spec(name: str) -> ModelSpec:
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}")
-    return _REGISTRY[name]
+    return MODELS.get(name)
 
 
 def list_models() -> list[str]:
     """Registered model names, plus the ``tv:<arch>`` pattern for torchvision classifiers."""
-    return sorted(_REGISTRY) + [f"{TV_PREFIX}<arch>"]
+    return MODELS.names() + [f"{TV_PREFIX}<arch>"]
 
 
 # MNIST digits are fed as raw pixels: the models learn their own scale, so normalisation is
@@ -86,6 +85,16 @@ register_model(ModelSpec(
     description="four-conv CNN on the procedural shapes, for localisation scores",
     class_names=SHAPE_CLASSES,
 ))
+
+
+@contextlib.contextmanager
+def random_init(seed: int = 0) -> Iterator[None]:
+    """Initialise "random weights" from a fixed seed, so that a random-weight model is the
+    same network in every run and process (its results can be compared and resumed); the
+    global RNG is restored afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def build_model(name: str) -> Classifier:
@@ -116,7 +125,7 @@ def load_model(
     """
     if not isinstance(name, str):
         raise KeyError(f"model name must be a string, got {name!r}")
-    if is_user_spec(name, registered=name in _REGISTRY):
+    if is_user_spec(name, registered=name in MODELS):
         return load_user_model(
             name, weights, mean=mean, std=std, input_size=input_size, class_names=class_names
         )
@@ -126,10 +135,12 @@ def load_model(
         )
     if name.startswith(TV_PREFIX):
         return _load_torchvision(name[len(TV_PREFIX):], weights).eval()
-    model = build_model(name)
-    if weights == "random":
+    if weights == RANDOM:
+        with random_init():
+            model = build_model(name)
         model.random_weights = True
         return model.eval()
+    model = build_model(name)
     path = Path(weights) if weights is not None else model_spec(name).weights_file
     if weights is None and not path.is_file():
         raise FileNotFoundError(
@@ -148,10 +159,11 @@ def _load_torchvision(arch: str, weights: str | Path | None) -> Classifier:
         raise KeyError(
             f"unknown torchvision classifier {arch!r}; e.g. resnet18, vgg16, vgg19, alexnet"
         )
-    net = tvm.get_model(arch, weights=None)
+    random = weights == RANDOM
+    with random_init() if random else contextlib.nullcontext():
+        net = tvm.get_model(arch, weights=None)
     default = tvm.get_model_weights(arch).DEFAULT
     categories = list(default.meta.get("categories") or [])
-    random = weights == "random"
     source = ""
     if not random:
         path = Path(weights) if weights is not None else _hub_cache_file(default.url)

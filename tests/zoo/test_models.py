@@ -131,3 +131,17 @@ def test_wrapped_state_dict_is_accepted(tmp_path: Path) -> None:
     torch.save({"state_dict": zoo.load_model("mnist_logreg").net.state_dict(), "epoch": 3}, path)
     model = zoo.load_model("mnist_logreg", weights=path)
     assert isinstance(model, nn.Module)
+
+
+def test_random_weights_are_the_same_network_every_time_and_leave_the_global_rng() -> None:
+    # a random-weight model is compared across runs and resumed: it must not depend on the
+    # global RNG (it did: two processes stress-tested two different ResNets)
+    state = torch.random.get_rng_state()
+    first = zoo.load_model("tv:resnet18", weights="random")
+    torch.manual_seed(123)  # whatever the caller's RNG holds
+    second = zoo.load_model("tv:resnet18", weights="random")
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    torch.random.set_rng_state(state)
+    zoo.load_model("mnist_cnn", weights="random")
+    assert torch.equal(torch.random.get_rng_state(), state)  # restored, not reseeded
