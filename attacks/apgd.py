@@ -10,16 +10,16 @@ usable gradient where cross-entropy saturates.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import nn
 
 from attacks.common import (
+    Norm,
     ascent_direction,
     ce_loss,
     check_attack_inputs,
-    check_generator,
-    check_iterative,
     fooled,
     logits_of,
     project,
@@ -28,10 +28,10 @@ from attacks.common import (
     random_start as sample_start,
 )
 from attacks.registry import register
-from zoo.checks import check_choice, check_count, check_nonnegative
+from zoo.checks import check_generator
 from zoo.guard import num_classes
+from zoo.params import Fraction, Iterations, NonNegative, PositiveInt
 
-LOSSES = ("ce", "dlr")
 MOMENTUM = 0.75  # the paper's alpha: weight of the new gradient step against the last move
 _DLR_TINY = 1e-12
 
@@ -158,18 +158,18 @@ def _single_run(
     return out, found, f_max
 
 
-@register("apgd", norms=("linf", "l2"), random=True, paper="Croce and Hein 2020")
+@register("apgd", paper="Croce and Hein 2020")
 def apgd(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    eps: float,
-    steps: int,
-    norm: str = "linf",
-    loss: str = "ce",
-    restarts: int = 1,
-    rho: float = 0.75,
+    eps: NonNegative,
+    steps: Iterations,
+    norm: Norm = "linf",
+    loss: Literal["ce", "dlr"] = "ce",
+    restarts: PositiveInt = 1,
+    rho: Fraction = 0.75,
     random_start: bool = True,
     targeted: bool = False,
     generator: torch.Generator | None = None,
@@ -197,13 +197,7 @@ def apgd(
     Shape:
         - x: ``(N, C, H, W)`` in ``[0, 1]``; y: ``(N,)``; returns ``(N, C, H, W)``.
     """
-    model, x, y, eps = check_attack_inputs(model, x, y, eps, "apgd")
-    check_iterative(None, steps, norm)
-    check_choice(loss, "loss", LOSSES)
-    check_count(restarts, "restarts", minimum=1)
-    rho = check_nonnegative(rho, "rho")
-    if rho > 1:
-        raise ValueError(f"rho must lie in [0, 1], got {rho!r}")
+    model, x, y = check_attack_inputs(model, x, y, "apgd")
     generator = check_generator(generator, x)
     classes = num_classes(model)
     needed = 4 if targeted else 3

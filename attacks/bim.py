@@ -7,20 +7,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attacks.common import check_attack_inputs, check_iterative, check_start
+from attacks.common import StepSize, check_attack_inputs, check_start
 from attacks.loop import iterate
 from attacks.registry import register
+from zoo.params import Iterations, NonNegative
 
 
-@register("bim", needs_alpha=True, paper="Kurakin et al. 2016")
+@register("bim", paper="Kurakin et al. 2016")
 def bim(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    eps: float,
-    alpha: float,
-    steps: int,
+    eps: NonNegative,
+    alpha: StepSize,
+    steps: Iterations,
     targeted: bool = False,
     early_stop: bool = False,
     x_init: torch.Tensor | None = None,
@@ -31,12 +32,11 @@ def bim(
     Shape:
         - x: ``(N, C, H, W)`` in ``[0, 1]``; y: ``(N,)``; returns ``(N, C, H, W)``.
     """
-    model, x, y, eps = check_attack_inputs(model, x, y, eps, "bim")
-    check_iterative(alpha, steps)
+    model, x, y = check_attack_inputs(model, x, y, "bim")
     init = check_start(x_init, x, eps, "linf")
     if eps == 0:
         return x.detach().clone()
     return iterate(
-        model, x, y, x if init is None else init, eps=eps, alpha=float(alpha), steps=steps,
+        model, x, y, x if init is None else init, eps=eps, alpha=alpha, steps=steps,
         norm="linf", targeted=targeted, early_stop=early_stop,
     )

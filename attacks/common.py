@@ -5,41 +5,34 @@ step/project loop.
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.checks import (  # noqa: F401  (check_generator: re-exported for the attacks)
-    check_choice,
-    check_count,
-    check_generator,
-    check_images,
-    check_labels,
-    check_nonnegative,
-)
+from zoo.checks import check_images, check_labels
 from zoo.guard import check_model, num_classes, warn_if_training
+from zoo.params import AtLeast, Relative
 
-NORMS = ("linf", "l2")
+#: the threat models of the norm-generic attacks
+Norm = Literal["linf", "l2"]
+#: a step size in pixel units, or given as a fraction of the budget: ``alpha = rel_alpha * eps``
+StepSize = Annotated[float, AtLeast(0.0), Relative("eps", "rel_alpha")]
+BATCH = 256  # images per forward pass when an evaluation only predicts
 _TINY = 1e-12
 
 
 def check_attack_inputs(
-    model: object, x: object, y: object, eps: object, method: str
-) -> tuple[nn.Module, torch.Tensor, torch.Tensor, float]:
-    """Validate the arguments every attack takes; warn when the model is training."""
+    model: object, x: object, y: object, method: str
+) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """Validate the model, images and labels every attack takes (its keyword arguments are
+    checked by the registry); warn when the model is training."""
     model = check_model(model)
     x = check_images(x)
     y = check_labels(y, x.shape[0], num_classes(model))
-    eps = check_nonnegative(eps, "eps")
     warn_if_training(model, method)
-    return model, x, y.to(x.device, torch.int64), eps
-
-
-def check_iterative(alpha: object | None, steps: object, norm: str = "linf") -> None:
-    check_count(steps, "steps", minimum=0)
-    if alpha is not None:
-        check_nonnegative(alpha, "alpha")
-    check_choice(norm, "norm", NORMS)
+    return model, x, y.to(x.device, torch.int64)
 
 
 def logits_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -53,6 +46,16 @@ def logits_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     if check and y.numel() and int(y.max()) >= logits.shape[1]:
         raise ValueError(f"y holds class {int(y.max())}, the model has {logits.shape[1]} outputs")
     return logits
+
+
+def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The model's class for each image, ``BATCH`` images per forward pass, no gradients;
+    the logits' shape and the labels are checked on the first batch."""
+    with torch.no_grad():
+        return torch.cat([
+            logits_of(model, x[i : i + BATCH], y[i : i + BATCH], check=i == 0).argmax(dim=1)
+            for i in range(0, x.shape[0], BATCH)
+        ])
 
 
 def ce_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -121,8 +124,6 @@ def random_start(
         )
         delta = direction / (_flat_norm(direction) + _TINY) * radius * eps
     return (x + delta).clamp(0.0, 1.0)
-
-
 
 
 def check_start(x_init: object, x: torch.Tensor, eps: float, norm: str) -> torch.Tensor | None:

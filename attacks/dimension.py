@@ -17,15 +17,14 @@ from collections.abc import Sequence
 
 import torch
 
-from zoo.checks import check_count, check_eps_grid, check_images, check_labels, check_nonnegative
-
-
-def _check_generator(generator: object) -> torch.Generator | None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    if generator is not None and generator.device.type != "cpu":
-        raise ValueError(f"generator must be a CPU generator, got one on {generator.device}")
-    return generator
+from zoo.checks import (
+    check_count,
+    check_eps_grid,
+    check_generator,
+    check_images,
+    check_labels,
+    check_nonnegative,
+)
 
 
 def dimension_sweep(
@@ -45,7 +44,7 @@ def dimension_sweep(
         raise ValueError(f"dims must be a non-empty sequence of positive integers, got {dims!r}")
     dims = [check_count(d, f"dims[{i}]", minimum=1) for i, d in enumerate(dims)]
     eps = check_nonnegative(eps, "eps")
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     rows = []
     for d in dims:
         w = torch.randn(d, generator=generator, dtype=torch.float64)

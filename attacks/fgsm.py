@@ -9,11 +9,13 @@ from torch import nn
 
 from attacks.common import check_attack_inputs, input_gradient
 from attacks.registry import register
+from zoo.params import NonNegative
 
 
-@register("fgsm", iterative=False, paper="Goodfellow et al. 2015")
+@register("fgsm", paper="Goodfellow et al. 2015")
 def fgsm(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, targeted: bool = False
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: NonNegative,
+    targeted: bool = False,
 ) -> torch.Tensor:
     """``x + eps * sign(grad_x CE(model(x), y))`` clipped to ``[0, 1]``.
 
@@ -22,7 +24,7 @@ def fgsm(
     Shape:
         - x: ``(N, C, H, W)`` in ``[0, 1]``; y: ``(N,)``; returns ``(N, C, H, W)``.
     """
-    model, x, y, eps = check_attack_inputs(model, x, y, eps, "fgsm")
+    model, x, y = check_attack_inputs(model, x, y, "fgsm")
     if eps == 0:
         return x.detach().clone()
     grad, _ = input_gradient(model, x, y, targeted)

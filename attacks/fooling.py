@@ -12,26 +12,24 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from attacks.common import check_attack_inputs, check_iterative, logits_of
+from attacks.common import Norm, StepSize, check_attack_inputs, logits_of, predict
 from attacks.loop import iterate
 from attacks.registry import register
-from zoo.checks import check_images, check_labels, check_nonnegative
+from zoo.checks import check_images, check_labels
 from zoo.guard import check_model, num_classes, warn_if_training
+from zoo.params import Iterations, NonNegative, checked
 
-_BATCH = 256
 
-
-@register("fool", norms=("linf", "l2"), needs_alpha=True, targeted_only=True,
-          paper="CS231n lecture 9")
+@register("fool", paper="CS231n lecture 9")
 def fool(
     model: nn.Module,
     x: torch.Tensor,
     target: torch.Tensor,
     *,
-    eps: float,
-    alpha: float,
-    steps: int,
-    norm: str = "linf",
+    eps: NonNegative,
+    alpha: StepSize,
+    steps: Iterations,
+    norm: Norm = "linf",
 ) -> torch.Tensor:
     """``steps`` targeted steps from ``x`` down the cross-entropy of ``target``.
 
@@ -41,12 +39,11 @@ def fool(
     Shape:
         - x: ``(N, C, H, W)`` in ``[0, 1]``; target: ``(N,)``; returns ``(N, C, H, W)``.
     """
-    model, x, target, eps = check_attack_inputs(model, x, target, eps, "fool")
-    check_iterative(alpha, steps, norm)
+    model, x, target = check_attack_inputs(model, x, target, "fool")
     if eps == 0:
         return x.detach().clone()
     return iterate(
-        model, x, target, x, eps=eps, alpha=float(alpha), steps=steps, norm=norm,
+        model, x, target, x, eps=eps, alpha=alpha, steps=steps, norm=norm,
         targeted=True,
     )
 
@@ -82,21 +79,44 @@ class FoolingGrid:
         return float(self.success[off].float().mean())
 
 
-def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([model(x[i : i + _BATCH]) for i in range(0, x.shape[0], _BATCH)])
+def _check_classes(classes: Sequence[int] | None, k_model: int | None) -> tuple[int, ...]:
+    if classes is None:
+        if k_model is None:
+            raise ValueError("classes is required: the model does not declare num_classes")
+        classes = range(k_model)
+    chosen = tuple(classes)
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"classes holds duplicates: {chosen!r}")
+    bad = [c for c in chosen if c < 0 or (k_model is not None and c >= k_model)]
+    if bad:
+        raise ValueError(f"classes holds {bad[0]}, not a class of the model ({k_model} classes)")
+    return chosen
 
 
+def _first_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   classes: tuple[int, ...]) -> list[int]:
+    """The index of the first correctly classified image of each class."""
+    pred = predict(model, x, y)
+    index = []
+    for c in classes:
+        hits = torch.nonzero((y == c) & (pred == c)).flatten()
+        if hits.numel() == 0:
+            raise ValueError(f"classes: no correctly classified image of class {c} in x")
+        index.append(int(hits[0]))
+    return index
+
+
+@checked
 def fooling_grid(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
     classes: Sequence[int] | None = None,
-    eps: float,
-    alpha: float,
-    steps: int,
-    norm: str = "linf",
+    eps: NonNegative,
+    alpha: StepSize,
+    steps: Iterations,
+    norm: Norm = "linf",
 ) -> FoolingGrid:
     """Take the first correctly classified image of each class in ``classes`` (default: all
     of the model's classes) and attack it toward every class, in one batched ``fool`` call.
@@ -110,31 +130,10 @@ def fooling_grid(
     x = check_images(x)
     k_model = num_classes(model)
     y = check_labels(y, x.shape[0], k_model).to(x.device, torch.int64)
-    eps = check_nonnegative(eps, "eps")
-    check_iterative(alpha, steps, norm)
-    if classes is None:
-        if k_model is None:
-            raise ValueError("classes is required: the model does not declare num_classes")
-        classes = range(k_model)
-    if isinstance(classes, (str, bytes)) or not isinstance(classes, (Sequence, range)):
-        raise ValueError(f"classes must be a sequence of class indices, got {classes!r}")
-    chosen = tuple(classes)
-    if not chosen or any(isinstance(c, bool) or not isinstance(c, int) for c in chosen):
-        raise ValueError(f"classes must be a non-empty sequence of ints, got {chosen!r}")
-    if len(set(chosen)) != len(chosen):
-        raise ValueError(f"classes holds duplicates: {chosen!r}")
-    bad = [c for c in chosen if c < 0 or (k_model is not None and c >= k_model)]
-    if bad:
-        raise ValueError(f"classes holds {bad[0]}, not a class of the model ({k_model} classes)")
+    chosen = _check_classes(classes, k_model)
     warn_if_training(model, "fooling_grid")
 
-    pred = _predict(model, x).argmax(dim=1)
-    index = []
-    for c in chosen:
-        hits = torch.nonzero((y == c) & (pred == c)).flatten()
-        if hits.numel() == 0:
-            raise ValueError(f"classes: no correctly classified image of class {c} in x")
-        index.append(int(hits[0]))
+    index = _first_correct(model, x, y, chosen)
     sources = x[index].detach().clone()  # (K, C, H, W)
     k = len(chosen)
     labels = torch.tensor(chosen, dtype=torch.int64, device=x.device)

@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from attacks.common import (
+    Norm,
+    StepSize,
     ce_loss,
     check_attack_inputs,
-    check_generator,
-    check_iterative,
     check_start,
     fooled,
     logits_of,
@@ -21,21 +21,22 @@ from attacks.common import (
 )
 from attacks.loop import iterate
 from attacks.registry import register
-from zoo.checks import check_count
+from zoo.checks import check_generator
+from zoo.params import Iterations, NonNegative, PositiveInt
 
 
-@register("pgd", norms=("linf", "l2"), needs_alpha=True, random=True, paper="Madry et al. 2018")
+@register("pgd", paper="Madry et al. 2018")
 def pgd(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    eps: float,
-    alpha: float,
-    steps: int,
-    norm: str = "linf",
+    eps: NonNegative,
+    alpha: StepSize,
+    steps: Iterations,
+    norm: Norm = "linf",
     random_start: bool = True,
-    restarts: int = 1,
+    restarts: PositiveInt = 1,
     targeted: bool = False,
     generator: torch.Generator | None = None,
     early_stop: bool = False,
@@ -52,9 +53,7 @@ def pgd(
     Shape:
         - x: ``(N, C, H, W)`` in ``[0, 1]``; y: ``(N,)``; returns ``(N, C, H, W)``.
     """
-    model, x, y, eps = check_attack_inputs(model, x, y, eps, "pgd")
-    check_iterative(alpha, steps, norm)
-    check_count(restarts, "restarts", minimum=1)
+    model, x, y = check_attack_inputs(model, x, y, "pgd")
     generator = check_generator(generator, x)
     init = check_start(x_init, x, eps, norm)
     if eps == 0:
@@ -69,7 +68,7 @@ def pgd(
         else:
             start = sample_start(x, eps, norm, generator) if random_start else x
         x_adv = iterate(
-            model, x, y, start, eps=eps, alpha=float(alpha), steps=steps, norm=norm,
+            model, x, y, start, eps=eps, alpha=alpha, steps=steps, norm=norm,
             targeted=targeted, early_stop=early_stop,
         )
         if restarts == 1:

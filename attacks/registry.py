@@ -1,67 +1,89 @@
-"""A small registry of attacks, so tests and benchmarks cover every attack automatically."""
+"""The attack registry, so tests, suites and benchmarks cover every attack automatically.
+
+An attack is a function ``attack(model, x, y, *, eps, ...) -> x_adv``; a targeted-only attack
+names its third argument ``target``. Its keyword-only parameters are its hyperparameters; those
+in ``PROTOCOL`` are set by whoever runs it (``robust_accuracy``, the fooling grid), never by a
+suite. What else it supports is read off its signature: the norms are the choices of its
+``norm`` parameter (an attack without one is L∞), ``alpha`` is a step size, ``steps`` makes it
+iterative, ``generator`` gives it a random start.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import torch
 
+from zoo.methods import Method, register_method
+from zoo.params import split_annotated
+from zoo.registry import Registry
+
+#: keywords an attack's caller sets: the budget, the threat model's norm, the goal, the
+#: random generator, early stop (robust-accuracy evaluation) and a warm start
+PROTOCOL = ("eps", "norm", "targeted", "generator", "early_stop", "x_init")
+
 
 @dataclass(frozen=True)
-class AttackInfo:
-    """One registered attack.
+class AttackInfo(Method):
+    """One registered attack."""
 
-    ``norms``: threat models it supports; ``iterative``: takes ``steps``; ``needs_alpha``:
-    takes a step size ``alpha``; ``random``: takes a ``generator`` for a random start;
-    ``targeted_only``: its third argument is the target class, not the true label.
-    """
+    @property
+    def norms(self) -> tuple[str, ...]:
+        """The threat models it supports: its ``norm`` parameter's choices, else L∞ alone."""
+        if not self.takes("norm"):
+            return ("linf",)
+        base, _ = split_annotated(self.params["norm"].annotation)
+        return tuple(get_args(base)) if get_origin(base) is Literal else ("linf",)
 
-    name: str
-    fn: Callable[..., torch.Tensor]
-    norms: tuple[str, ...]
-    iterative: bool
-    needs_alpha: bool
-    random: bool
-    paper: str
-    targeted_only: bool = False
+    def fits(self, config: Mapping[str, Any]) -> bool:
+        """A job whose threat model (``norm``) the attack supports."""
+        return config.get("norm", "linf") in self.norms
 
-    def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        return self.fn(*args, **kwargs)
+    @property
+    def targeted_only(self) -> bool:
+        """Its third argument is the target class, not the true label."""
+        positional = list(inspect.signature(self.fn).parameters)
+        return len(positional) > 2 and positional[2] == "target"
+
+    @property
+    def iterative(self) -> bool:
+        return self.takes("steps")
+
+    @property
+    def random(self) -> bool:
+        return self.takes("generator")
 
 
-_ATTACKS: dict[str, AttackInfo] = {}
+ATTACKS: Registry[AttackInfo] = Registry("attack")
 
 
 def register(
-    name: str,
-    *,
-    norms: tuple[str, ...] = ("linf",),
-    iterative: bool = True,
-    needs_alpha: bool = False,
-    random: bool = False,
-    paper: str = "",
-    targeted_only: bool = False,
+    name: str, *, paper: str, protocol: Iterable[str] = (),
+    aliases: Mapping[str, str] | None = None, suite_defaults: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
-    """Decorator adding an attack function to the registry; duplicate names are an error."""
+    """Decorator adding an attack to the registry (``zoo.methods`` explains the options);
+    every call of the returned function checks its keyword arguments first."""
 
     def add(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-        if name in _ATTACKS:
-            raise ValueError(f"attack {name!r} is already registered")
-        _ATTACKS[name] = AttackInfo(
-            name, fn, norms, iterative, needs_alpha, random, paper, targeted_only
-        )
-        return fn
+        entry = register_method(ATTACKS, AttackInfo, name, fn, paper=paper,
+                                family_protocol=PROTOCOL, protocol=protocol, aliases=aliases,
+                                suite_defaults=suite_defaults)
+        return entry.fn
 
     return add
 
 
 def get_attack(name: str) -> AttackInfo:
-    if name not in _ATTACKS:
-        raise KeyError(f"unknown attack {name!r}; available: {', '.join(list_attacks())}")
-    return _ATTACKS[name]
+    return ATTACKS.get(name)
 
 
 def list_attacks() -> list[str]:
-    return sorted(_ATTACKS)
+    return ATTACKS.names()
+
+
+def unregister(name: str) -> None:
+    """Remove an attack (one a test registered for itself, say)."""
+    ATTACKS.remove(name)

@@ -11,30 +11,19 @@ what the sanity check "accuracy falls with eps" (``attacks.sanity``) has to look
 
 from __future__ import annotations
 
-import inspect
 import time
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from attacks.common import check_generator
+from attacks.common import Norm
 from attacks.registry import AttackInfo, get_attack
-from zoo.checks import (
-    check_choice,
-    check_count,
-    check_eps_grid,
-    check_images,
-    check_labels,
-    check_nonnegative,
-)
+from zoo.checks import check_choice, check_generator, check_images, check_labels
 from zoo.guard import check_model, num_classes, warn_if_training
-
-# set by robust_accuracy itself, so an attack_kwargs entry for them is a mistake
-_RESERVED = ("eps", "alpha", "norm", "generator", "early_stop", "targeted", "x_init")
+from zoo.params import Budgets, PositiveInt, checked
 
 
 @dataclass(frozen=True)
@@ -96,64 +85,38 @@ class _Counting(nn.Module):
         return self.model(x)
 
 
-def _check_attack(
-    attack: object, norm: object, alpha: object, rel_alpha: object, kwargs: dict[str, Any]
-) -> tuple[AttackInfo, set[str]]:
+def untargeted(attack: object) -> AttackInfo:
+    """The registered attack ``attack`` names, refused when it is targeted-only."""
     if not isinstance(attack, str):
         raise KeyError(f"attack must be a registered attack name, got {attack!r}")
     info = get_attack(attack)
-    params = inspect.signature(info.fn).parameters
     if info.targeted_only:
         raise ValueError(f"attack {attack!r} is targeted-only; robust accuracy needs an "
-                         "untargeted attack")
-    check_choice(norm, "norm", info.norms)
-    if info.needs_alpha:
-        if (alpha is None) == (rel_alpha is None):
-            raise ValueError(f"attack {attack!r} needs exactly one of alpha or rel_alpha")
-        check_nonnegative(alpha if alpha is not None else rel_alpha,
-                          "alpha" if alpha is not None else "rel_alpha")
-    elif alpha is not None or rel_alpha is not None:
-        raise ValueError(f"attack {attack!r} takes no step size: leave alpha and rel_alpha unset")
-    for key in kwargs:
-        if key in _RESERVED:
-            raise ValueError(f"attack_kwargs: {key!r} is set by robust_accuracy itself")
-        if key not in params or params[key].kind is not inspect.Parameter.KEYWORD_ONLY:
-            raise ValueError(f"attack_kwargs: attack {attack!r} has no keyword {key!r}")
-    supplied = set(kwargs) | {"eps", "alpha"}
-    for name, p in params.items():
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is p.empty and (
-                name not in supplied):
-            raise ValueError(f"attack {attack!r} needs {name}= in attack_kwargs")
-    if "steps" in kwargs:
-        check_count(kwargs["steps"], "steps")
-    if "restarts" in kwargs:
-        check_count(kwargs["restarts"], "restarts", minimum=1)
-    return info, set(params)
+                         "untargeted attack (fooling images use targeted ones)")
+    return info
 
 
+@checked
 def robust_accuracy(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
     attack: str,
-    eps: Sequence[float],
-    norm: str = "linf",
-    batch_size: int = 256,
+    eps: Budgets,
+    norm: Norm = "linf",
+    batch_size: PositiveInt = 256,
     reuse: bool = True,
     warm_start: bool = True,
     generator: torch.Generator | None = None,
-    alpha: float | None = None,
-    rel_alpha: float | None = None,
-    **attack_kwargs: Any,
+    **settings: Any,
 ) -> RobustAccuracy:
     """Robust accuracy of ``model`` under the registered ``attack`` at every budget in ``eps``.
 
-    ``eps`` is sorted ascending. The step size at ``eps_k`` is ``alpha`` or
-    ``rel_alpha * eps_k``; exactly one is required by attacks that take a step size and
-    neither is allowed for others. ``generator`` goes to attacks with a random start and is
-    ignored by the others. Other attack hyperparameters (``steps``, ``restarts``, ...) go in
-    ``attack_kwargs``.
+    ``eps`` is sorted ascending. ``settings`` are the attack's own hyperparameters
+    (``steps``, ``restarts``, its step size ``alpha`` or ``rel_alpha``, where
+    ``alpha = rel_alpha * eps_k`` at budget ``eps_k``...), checked against its signature
+    before any work. ``generator`` goes to attacks with a random start.
 
     ``reuse=True`` (fast): clean-misclassified examples are never attacked, an example
     fooled at a smaller budget is not attacked again, and iterative attacks that accept
@@ -174,78 +137,89 @@ def robust_accuracy(
         - x: ``(N, C, H, W)`` in ``[0, 1]``; y: ``(N,)``.
     """
     started = time.perf_counter()
-    info, params = _check_attack(attack, norm, alpha, rel_alpha, attack_kwargs)
+    info = untargeted(attack)
+    check_choice(norm, "norm", info.norms)
+    settings = info.check_settings(settings)
     model = check_model(model)
     x = check_images(x)
     y = check_labels(y, x.shape[0], num_classes(model)).to(x.device, torch.int64)
-    grid = check_eps_grid(eps)
-    batch_size = check_count(batch_size, "batch_size", minimum=1)
-    if not isinstance(reuse, bool):
-        raise ValueError(f"reuse must be a bool, got {reuse!r}")
-    if not isinstance(warm_start, bool):
-        raise ValueError(f"warm_start must be a bool, got {warm_start!r}")
     generator = check_generator(generator, x)
     warn_if_training(model, "robust_accuracy")
 
     counted = _Counting(model)
-    fixed = dict(attack_kwargs)
-    if "norm" in params:
-        fixed["norm"] = norm
-    if info.random and "generator" in params:
-        fixed["generator"] = generator
-    if reuse and "early_stop" in params:
-        fixed["early_stop"] = True
-    n = x.shape[0]
-
-    def chunks(idx: torch.Tensor) -> list[torch.Tensor]:
-        return [idx[i : i + batch_size] for i in range(0, idx.numel(), batch_size)]
-
-    def predict(inputs: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return counted(inputs).argmax(dim=1)
-
-    # the last iterate of every example, for warm starts at the next budget
-    last = x.detach().clone() if reuse and warm_start and "x_init" in params else None
-
-    def attack_at(e: float, idx: torch.Tensor, k: int) -> torch.Tensor:
-        """Predictions on the attacked ``x[idx]`` at budget ``e``."""
-        step = {} if not info.needs_alpha else {
-            "alpha": float(alpha) if alpha is not None else float(rel_alpha) * e}
-        preds = []
-        for b in chunks(idx):
-            start = {} if last is None or k == 0 else {"x_init": last[b]}
-            x_adv = info.fn(counted, x[b], y[b], eps=e, **step, **fixed, **start)
-            if last is not None:
-                last[b] = x_adv
-            preds.append(predict(x_adv))
-        return torch.cat(preds) if preds else torch.empty(0, dtype=torch.int64, device=x.device)
-
+    fixed = {k: v for k, v in (("norm", norm), ("generator", generator),
+                               ("early_stop", reuse)) if info.takes(k)}
+    warm = reuse and warm_start and info.takes("x_init")
+    run = _Run(counted, x, y, info, settings, fixed, batch_size, warm)
     with warnings.catch_warnings():
         # warned once above; the attacks would repeat it for every batch
         warnings.filterwarnings("ignore", message=".*training mode", category=RuntimeWarning)
-        everyone = torch.arange(n, device=x.device)
-        clean_correct = torch.cat([predict(x[b]) for b in chunks(everyone)]) == y
-        fooled_at = torch.full((n,), -1, dtype=torch.int64, device=x.device)
-        raw = []
-        for k, e in enumerate(grid):
-            if reuse:
-                idx = torch.nonzero(clean_correct & (fooled_at < 0)).flatten()
-                wrong = attack_at(e, idx, k) != y[idx]
-                fooled_at[idx[wrong]] = k
-            else:
-                right = attack_at(e, everyone, k) == y
-                raw.append(float(right.float().mean()))
-                fooled_at[clean_correct & ~right & (fooled_at < 0)] = k
-    accuracy = tuple(
-        float((clean_correct & ((fooled_at < 0) | (fooled_at > k))).float().mean())
-        for k in range(len(grid))
-    )
+        clean_correct, fooled_at, raw = run.curve(eps, reuse)
+    accuracy = tuple(float((clean_correct & ((fooled_at < 0) | (fooled_at > k))).float().mean())
+                     for k in range(len(eps)))
     if x.is_cuda:
         torch.cuda.synchronize(x.device)
     return RobustAccuracy(
-        eps=tuple(grid), accuracy=accuracy, raw_accuracy=None if reuse else tuple(raw),
+        eps=tuple(eps), accuracy=accuracy, raw_accuracy=None if reuse else tuple(raw),
         clean_accuracy=float(clean_correct.float().mean()), fooled_at=fooled_at.cpu(),
         gradient_passes=counted.gradient_passes, seconds=time.perf_counter() - started,
         clean_correct=clean_correct.cpu(), forward_passes=counted.forward_passes,
         attack=info.name, norm=norm, reuse=reuse,
     )
+
+
+@dataclass
+class _Run:
+    """One curve's attacks: ``x[idx]`` attacked at a budget in batches, and the predictions."""
+
+    model: _Counting
+    x: torch.Tensor
+    y: torch.Tensor
+    info: AttackInfo
+    settings: dict[str, Any]
+    fixed: dict[str, Any]
+    batch_size: int
+    warm: bool
+
+    def __post_init__(self) -> None:
+        # the last iterate of every example, for warm starts at the next budget
+        self.last = self.x.detach().clone() if self.warm else None
+
+    def chunks(self, idx: torch.Tensor) -> list[torch.Tensor]:
+        return [idx[i : i + self.batch_size] for i in range(0, idx.numel(), self.batch_size)]
+
+    def predict(self, inputs: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.model(inputs).argmax(dim=1)
+
+    def attack_at(self, eps: float, idx: torch.Tensor, k: int) -> torch.Tensor:
+        """Predictions on the attacked ``x[idx]`` at budget ``eps`` (the ``k``-th)."""
+        kwargs = {**self.info.kwargs(self.settings, eps=eps), **self.fixed}
+        preds = []
+        for b in self.chunks(idx):
+            start = {} if self.last is None or k == 0 else {"x_init": self.last[b]}
+            x_adv = self.info.fn(self.model, self.x[b], self.y[b], eps=eps, **kwargs, **start)
+            if self.last is not None:
+                self.last[b] = x_adv
+            preds.append(self.predict(x_adv))
+        return torch.cat(preds) if preds else self.y.new_empty(0)
+
+    def curve(self, grid: list[float], reuse: bool
+              ) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+        """``(clean_correct, fooled_at, raw per-eps accuracy)`` (raw: slow path only)."""
+        n = self.x.shape[0]
+        everyone = torch.arange(n, device=self.x.device)
+        clean = torch.cat([self.predict(self.x[b]) for b in self.chunks(everyone)])
+        clean_correct = clean == self.y
+        fooled_at = torch.full((n,), -1, dtype=torch.int64, device=self.x.device)
+        raw = []
+        for k, e in enumerate(grid):
+            if reuse:
+                idx = torch.nonzero(clean_correct & (fooled_at < 0)).flatten()
+                wrong = self.attack_at(e, idx, k) != self.y[idx]
+                fooled_at[idx[wrong]] = k
+            else:
+                right = self.attack_at(e, everyone, k) == self.y
+                raw.append(float(right.float().mean()))
+                fooled_at[clean_correct & ~right & (fooled_at < 0)] = k
+        return clean_correct, fooled_at, raw

@@ -35,14 +35,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from attacks.common import check_attack_inputs, check_generator, logits_of
+from attacks.common import check_attack_inputs, logits_of, predict
 from attacks.fgsm import fgsm
 from attacks.pgd import pgd
 from attacks.robust_accuracy import robust_accuracy
-from zoo.checks import check_count, check_eps_grid
+from zoo.checks import check_generator
 from zoo.guard import num_classes
-
-_BATCH = 256
+from zoo.params import Budgets, Iterations, NonNegative, checked
 
 
 @dataclass(frozen=True)
@@ -55,14 +54,6 @@ class SanityCheck:
     value: float
 
 
-def _predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([
-            logits_of(model, x[i : i + _BATCH], y[i : i + _BATCH]).argmax(dim=1)
-            for i in range(0, x.shape[0], _BATCH)
-        ])
-
-
 def _non_increasing(name: str, what: str, keys: Sequence[float], acc: Sequence[float],
                     n: int) -> SanityCheck:
     rise = max([b - a for a, b in zip(acc, acc[1:], strict=False)] + [0.0])
@@ -73,14 +64,15 @@ def _non_increasing(name: str, what: str, keys: Sequence[float], acc: Sequence[f
                        f"(tolerance {1.0 / n:.3f}, one example)", rise)
 
 
+@checked
 def carlini_checks(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    eps: float,
-    eps_grid: Sequence[float],
-    steps: int = 40,
+    eps: NonNegative,
+    eps_grid: Budgets,
+    steps: Iterations = 40,
     generator: torch.Generator | None = None,
 ) -> list[SanityCheck]:
     """Run the five checks of the module doc on ``(x, y)``; Linf throughout.
@@ -88,59 +80,67 @@ def carlini_checks(
     Shape:
         - x: ``(N, C, H, W)`` in ``[0, 1]``; y: ``(N,)``.
     """
-    model, x, y, eps = check_attack_inputs(model, x, y, eps, "carlini_checks")
-    grid = check_eps_grid(eps_grid, "eps_grid")
-    steps = check_count(steps, "steps", minimum=1)
+    model, x, y = check_attack_inputs(model, x, y, "carlini_checks")
     generator = check_generator(generator, x)
-    n = x.shape[0]
-    checks = []
     with warnings.catch_warnings():
         # warned once above by check_attack_inputs; the attacks would repeat it
         warnings.filterwarnings("ignore", message=".*training mode", category=RuntimeWarning)
-        correct = _predict(model, x, y) == y
-
-        # 1. iterative >= single step, per example
-        fgsm_fooled = correct & (_predict(model, fgsm(model, x, y, eps=eps), y) != y)
-        runs = {}
-        for s in sorted({1, 10, steps}):
-            x_adv = pgd(model, x, y, eps=eps, alpha=2.5 * eps / s, steps=s,
-                        generator=generator)
-            runs[s] = _predict(model, x_adv, y) == y
-        pgd_fooled = correct & ~runs[steps]
-        missed = int((fgsm_fooled & ~pgd_fooled).sum())
-        checks.append(SanityCheck(
-            "pgd_at_least_fgsm", missed == 0,
-            f"eps {eps:g}: FGSM fools {int(fgsm_fooled.sum())}, PGD-{steps} fools "
-            f"{int(pgd_fooled.sum())} of {int(correct.sum())} clean-correct; {missed} fooled "
-            "by FGSM but not by PGD", float(missed)))
-
-        # 2. raw accuracy falls with eps
-        curve = robust_accuracy(model, x, y, attack="pgd", eps=grid, reuse=False,
+        # the checks draw from ``generator`` in this order: 1 and 3 share their PGD runs
+        first, runs = _pgd_at_least_fgsm(model, x, y, eps, steps, generator)
+        curve = robust_accuracy(model, x, y, attack="pgd", eps=eps_grid, reuse=False,
                                 generator=generator, rel_alpha=2.5 / steps, steps=steps)
         assert curve.raw_accuracy is not None
-        checks.append(_non_increasing("monotone_in_eps", "eps", grid, curve.raw_accuracy, n))
-
-        # 3. more steps never help the model
         keys = sorted(runs)
-        checks.append(_non_increasing("more_steps_no_better", "steps", keys,
-                                      [float(runs[s].float().mean()) for s in keys], n))
+        return [
+            first,
+            _non_increasing("monotone_in_eps", "eps", eps_grid, curve.raw_accuracy, len(x)),
+            _non_increasing("more_steps_no_better", "steps", keys,
+                            [float(runs[s].float().mean()) for s in keys], len(x)),
+            _unbounded(model, x, y, steps),
+            _targeted_unbounded(model, x, y, steps),
+        ]
 
-        # 4. an unbounded attack wins
-        x_adv = pgd(model, x, y, eps=1.0, alpha=2.5 / steps, steps=steps, random_start=False,
-                    early_stop=True)
-        acc = float((_predict(model, x_adv, y) == y).float().mean())
-        checks.append(SanityCheck(
-            "unbounded_eps_zero_accuracy", acc == 0.0,
-            f"PGD-{steps} at Linf eps 1 from x leaves accuracy {acc:.3f} (must be 0)", acc))
 
-        # 5. an unbounded targeted attack reaches any target
-        k = num_classes(model) or logits_of(model, x[:1], y[:1]).shape[1]
-        target = (y + 1) % k
-        x_adv = pgd(model, x, target, eps=1.0, alpha=2.5 / steps, steps=steps,
-                    random_start=False, targeted=True, early_stop=True)
-        rate = float((_predict(model, x_adv, y) == target).float().mean())
-        checks.append(SanityCheck(
-            "targeted_reaches_target", rate == 1.0,
-            f"targeted PGD-{steps} at Linf eps 1 toward (y+1) mod {k} reaches the "
-            f"target on {rate:.3f} (must be 1)", rate))
-    return checks
+def _pgd_at_least_fgsm(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int,
+    generator: torch.Generator | None,
+) -> tuple[SanityCheck, dict[int, torch.Tensor]]:
+    """Check 1 (per example), and which examples PGD at 1, 10 and ``steps`` steps leaves
+    correct (check 3 reads them)."""
+    correct = predict(model, x, y) == y
+    fgsm_fooled = correct & (predict(model, fgsm(model, x, y, eps=eps), y) != y)
+    runs = {}
+    for s in sorted({1, 10, steps}):
+        x_adv = pgd(model, x, y, eps=eps, alpha=2.5 * eps / s, steps=s, generator=generator)
+        runs[s] = predict(model, x_adv, y) == y
+    pgd_fooled = correct & ~runs[steps]
+    missed = int((fgsm_fooled & ~pgd_fooled).sum())
+    return SanityCheck(
+        "pgd_at_least_fgsm", missed == 0,
+        f"eps {eps:g}: FGSM fools {int(fgsm_fooled.sum())}, PGD-{steps} fools "
+        f"{int(pgd_fooled.sum())} of {int(correct.sum())} clean-correct; {missed} fooled "
+        "by FGSM but not by PGD", float(missed)), runs
+
+
+def _unbounded(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> SanityCheck:
+    """Check 4: PGD at Linf eps 1 from ``x`` must leave no example correct."""
+    x_adv = pgd(model, x, y, eps=1.0, alpha=2.5 / steps, steps=steps, random_start=False,
+                early_stop=True)
+    acc = float((predict(model, x_adv, y) == y).float().mean())
+    return SanityCheck(
+        "unbounded_eps_zero_accuracy", acc == 0.0,
+        f"PGD-{steps} at Linf eps 1 from x leaves accuracy {acc:.3f} (must be 0)", acc)
+
+
+def _targeted_unbounded(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                        steps: int) -> SanityCheck:
+    """Check 5: targeted PGD at Linf eps 1 must reach ``(y + 1) mod K`` on every example."""
+    k = num_classes(model) or logits_of(model, x[:1], y[:1]).shape[1]
+    target = (y + 1) % k
+    x_adv = pgd(model, x, target, eps=1.0, alpha=2.5 / steps, steps=steps,
+                random_start=False, targeted=True, early_stop=True)
+    rate = float((predict(model, x_adv, y) == target).float().mean())
+    return SanityCheck(
+        "targeted_reaches_target", rate == 1.0,
+        f"targeted PGD-{steps} at Linf eps 1 toward (y+1) mod {k} reaches the "
+        f"target on {rate:.3f} (must be 1)", rate)

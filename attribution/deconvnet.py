@@ -11,7 +11,8 @@ from attribution.registry import register
 from attribution.relu_rules import relu_rule_gradient
 
 
-@register("deconvnet", paper="Zeiler and Fergus 2014", needs_relu=True)
+@register("deconvnet", paper="Zeiler and Fergus 2014", needs_relu=True,
+          protocol=("layer", "neuron"))  # the objective: a layer's unit instead of the class
 def deconvnet(
     model: nn.Module,
     x: torch.Tensor,

@@ -12,15 +12,16 @@ from torchvision.transforms import InterpolationMode
 from attribution.common import check_inputs, check_layer, output_keeper, target_scores
 from attribution.registry import register
 from zoo.hooks import HookSet
+from zoo.params import Layer
 
 
-@register("grad_cam", paper="Selvaraju et al. 2017", output="layer", needs_layer=True)
+@register("grad_cam", paper="Selvaraju et al. 2017", output="layer")
 def grad_cam(
     model: nn.Module,
     x: torch.Tensor,
     target: int | torch.Tensor,
     *,
-    layer: str,
+    layer: Layer,
     relu: bool = False,
 ) -> torch.Tensor:
     """``sum_k mean_hw(dS/dA_k) * A_k`` for the activations ``A`` of ``layer``.
@@ -37,8 +38,6 @@ def grad_cam(
     """
     model, x, target = check_inputs(model, x, target, "grad_cam")
     module = check_layer(model, layer)
-    if not isinstance(relu, bool):
-        raise ValueError(f"relu must be a bool, got {relu!r}")
     captured: list[torch.Tensor] = []
     with HookSet() as hooks, torch.enable_grad():
         hooks.forward(module, output_keeper(layer, captured))

@@ -11,7 +11,8 @@ from attribution.registry import register
 from attribution.relu_rules import relu_rule_gradient
 
 
-@register("guided_backprop", paper="Springenberg et al. 2015", needs_relu=True)
+@register("guided_backprop", paper="Springenberg et al. 2015", needs_relu=True,
+          protocol=("layer", "neuron"))  # the objective: a layer's unit instead of the class
 def guided_backprop(
     model: nn.Module,
     x: torch.Tensor,

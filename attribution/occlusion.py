@@ -6,45 +6,18 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Annotated
 
 import torch
 from torch import nn
 
 from attribution.common import check_inputs, target_scores
 from attribution.registry import register
-from zoo.checks import check_count
+from zoo.checks import check_baseline, check_window
+from zoo.params import AtLeast, Pixels, PositiveInt
 
-
-def _as_tuple(value: object, name: str, length: int) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value,) * length
-    if (not isinstance(value, tuple) or len(value) != length
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        raise ValueError(f"{name} must be an int or a tuple of {length} ints, got {value!r}")
-    return value
-
-
-def check_window(
-    window: object, stride: object, shape: tuple[int, int, int]
-) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    """Window and stride as ``(c, h, w)``: an int or ``(h, w)`` covers every channel."""
-    channels = shape[0]
-    if isinstance(window, int) and not isinstance(window, bool):
-        window = (window, window)
-    if isinstance(window, tuple) and len(window) == 2:
-        window = (channels, *window)
-        stride = (1, *_as_tuple(stride, "stride", 2))
-    window = _as_tuple(window, "window", 3)
-    stride = _as_tuple(stride, "stride", 3)
-    for size, win, step in zip(shape, window, stride, strict=True):
-        if not 1 <= win <= size:
-            raise ValueError(f"window {window} must fit the image (C, H, W) = {shape}")
-        if step < 1:
-            raise ValueError(f"stride must be >= 1, got {stride}")
-        if step > win and win < size:
-            # some pixels would never be occluded and their average would be 0 / 0
-            raise ValueError(f"stride {stride} is larger than the window {window}")
-    return window, stride  # type: ignore[return-value]
+#: a window or stride in pixels: one side for every dimension, or one per dimension
+Window = Annotated[int, AtLeast(1), Pixels()] | tuple[PositiveInt, ...]
 
 
 def window_starts(size: int, win: int, step: int) -> list[int]:
@@ -53,16 +26,18 @@ def window_starts(size: int, win: int, step: int) -> list[int]:
     return [k * step for k in range(math.ceil((size - win) / step) + 1)]
 
 
-@register("occlusion", paper="Zeiler and Fergus 2014")
+# a suite's default window is a 4x4 patch, 1/7 of an MNIST digit's side, moved by 2 pixels
+@register("occlusion", paper="Zeiler and Fergus 2014",
+          suite_defaults={"window": 4, "stride": 2})
 def occlusion(
     model: nn.Module,
     x: torch.Tensor,
     target: int | torch.Tensor,
     *,
-    window: int | tuple[int, ...],
-    stride: int | tuple[int, ...],
+    window: Window,
+    stride: Window,
     baseline: float | torch.Tensor = 0.0,
-    batch_size: int = 64,
+    batch_size: PositiveInt = 64,
 ) -> torch.Tensor:
     """Average drop of the target logit over the occluding windows covering each pixel.
 
@@ -80,22 +55,8 @@ def occlusion(
         - x: ``(N, C, H, W)`` in ``[0, 1]``; target: int or ``(N,)``; returns ``(N, C, H, W)``.
     """
     model, x, target = check_inputs(model, x, target, "occlusion")
-    window, stride = check_window(window, stride, tuple(x.shape[1:]))
-    check_count(batch_size, "batch_size", minimum=1)
-    if isinstance(baseline, torch.Tensor):
-        if not bool(torch.isfinite(baseline).all()):
-            raise ValueError("baseline contains NaN or infinite values")
-        try:
-            fill = torch.broadcast_to(baseline.to(x.device, x.dtype), x.shape)
-        except RuntimeError as err:
-            raise ValueError(f"baseline of shape {tuple(baseline.shape)} does not broadcast "
-                             f"to x {tuple(x.shape)}") from err
-    elif isinstance(baseline, (int, float)) and not isinstance(baseline, bool):
-        if not math.isfinite(baseline):
-            raise ValueError(f"baseline must be finite, got {baseline!r}")
-        fill = torch.full_like(x, float(baseline))
-    else:
-        raise ValueError(f"baseline must be a number or a tensor, got {type(baseline).__name__}")
+    window, stride = check_window(window, stride, tuple(x.shape[1:]), cover=True)
+    fill = check_baseline(baseline, x)
 
     # Captum's feature order (channel fastest, width slowest): every pixel then sums its
     # drops in the same order as Captum's one-window-at-a-time loop.

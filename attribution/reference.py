@@ -26,18 +26,15 @@ from captum.attr import (
 )
 from torch import nn
 
-from attribution.occlusion import check_window
+from zoo.checks import check_window
+from zoo.guard import HOOK_DICTS
 from zoo.hooks import get_layer
-
-_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-               "_backward_pre_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
-               "_forward_pre_hooks_with_kwargs")
 
 
 @contextmanager
 def _as_found(model: nn.Module) -> Iterator[None]:
     """Remove whatever hooks Captum leaves and restore every training flag, in ``finally``."""
-    before = {id(m): {d: set(getattr(m, d, {})) for d in _HOOK_DICTS} for m in model.modules()}
+    before = {id(m): {d: set(getattr(m, d, {})) for d in HOOK_DICTS} for m in model.modules()}
     training = [(m, m.training) for m in model.modules()]
     try:
         with warnings.catch_warnings():
@@ -45,7 +42,7 @@ def _as_found(model: nn.Module) -> Iterator[None]:
             yield
     finally:
         for m in model.modules():
-            for d in _HOOK_DICTS:
+            for d in HOOK_DICTS:
                 hooks = getattr(m, d, None)
                 if hooks is None:
                     continue
@@ -109,7 +106,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, *,
               baseline: float | torch.Tensor = 0.0, batch_size: int = 64) -> torch.Tensor:
     """Captum's ``Occlusion`` with ``window`` and ``stride`` as ``(c, h, w)``; ``batch_size``
     becomes ``perturbations_per_eval`` (windows per forward pass)."""
-    window, stride = check_window(window, stride, tuple(x.shape[1:]))
+    window, stride = check_window(window, stride, tuple(x.shape[1:]), cover=True)
     with _as_found(model):
         return Occlusion(model).attribute(
             x.clone(), target=_target(target), sliding_window_shapes=window, strides=stride,

@@ -1,67 +1,85 @@
-"""A small registry of attribution methods, so tests and benchmarks cover every method
-automatically (timm's pattern): ``register``, ``get_method``, ``list_methods``."""
+"""The attribution-method registry (timm's pattern), so tests, suites and benchmarks cover every
+method automatically: ``register``, ``get_method``, ``list_methods``.
+
+A method is ``method(model, x, target, *, ...) -> map``. Its keyword-only parameters are its
+hyperparameters; a ``generator`` is set by whoever runs it. What the signature cannot say is
+declared here: the map's shape (``output``), whether it overrides ``nn.ReLU`` modules, and the
+options of ``zoo.methods`` (aliases, suite defaults, more protocol keywords).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
+from zoo.methods import Method, register_method
+from zoo.params import LayerName, split_annotated
+from zoo.registry import Registry
+
+PROTOCOL = ("generator",)
+
 
 @dataclass(frozen=True)
-class MethodInfo:
+class MethodInfo(Method):
     """One registered attribution method.
 
     ``output``: ``"input"`` when the map is shaped like ``x``, ``"layer"`` when it is shaped
-    like a layer's output (Grad-CAM); ``needs_layer``: takes a required ``layer`` name;
-    ``random``: takes a ``generator``; ``needs_relu``: overrides ``nn.ReLU`` modules.
+    like a layer's output (Grad-CAM); ``needs_relu``: it overrides ``nn.ReLU`` modules.
     """
 
-    name: str
-    fn: Callable[..., torch.Tensor]
-    paper: str
-    output: str = "input"
-    needs_layer: bool = False
-    random: bool = False
+    output: Literal["input", "layer"] = "input"
     needs_relu: bool = False
 
-    def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        return self.fn(*args, **kwargs)
+    @property
+    def layer_params(self) -> list[str]:
+        """Its required parameters that name a layer of the model (``zoo.params`` ``Layer``)."""
+        return [name for name, p in self.params.items()
+                if p.required and any(isinstance(m, LayerName)
+                                      for m in split_annotated(p.annotation)[1])]
+
+    @property
+    def needs_layer(self) -> bool:
+        return bool(self.layer_params)
+
+    @property
+    def random(self) -> bool:
+        return self.takes("generator")
 
 
-_METHODS: dict[str, MethodInfo] = {}
+METHODS: Registry[MethodInfo] = Registry("attribution method")
 
 
 def register(
-    name: str,
-    *,
-    paper: str,
-    output: str = "input",
-    needs_layer: bool = False,
-    random: bool = False,
-    needs_relu: bool = False,
+    name: str, *, paper: str, output: Literal["input", "layer"] = "input",
+    needs_relu: bool = False, protocol: Iterable[str] = (),
+    aliases: Mapping[str, str] | None = None, suite_defaults: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
-    """Decorator adding a method to the registry; duplicate names are an error."""
+    """Decorator adding a method to the registry; every call of the returned function checks
+    its keyword arguments first."""
     if output not in ("input", "layer"):
         raise ValueError(f"output must be 'input' or 'layer', got {output!r}")
 
     def add(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-        if name in _METHODS:
-            raise ValueError(f"attribution method {name!r} is already registered")
-        _METHODS[name] = MethodInfo(name, fn, paper, output, needs_layer, random, needs_relu)
-        return fn
+        entry = register_method(METHODS, MethodInfo, name, fn, paper=paper,
+                                family_protocol=PROTOCOL, protocol=protocol, aliases=aliases,
+                                suite_defaults=suite_defaults, output=output,
+                                needs_relu=needs_relu)
+        return entry.fn
 
     return add
 
 
 def get_method(name: str) -> MethodInfo:
-    if name not in _METHODS:
-        raise KeyError(f"unknown attribution method {name!r}; available: "
-                       f"{', '.join(list_methods())}")
-    return _METHODS[name]
+    return METHODS.get(name)
 
 
 def list_methods() -> list[str]:
-    return sorted(_METHODS)
+    return METHODS.names()
+
+
+def unregister(name: str) -> None:
+    """Remove a method (one a test registered for itself, say)."""
+    METHODS.remove(name)

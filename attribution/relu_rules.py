@@ -34,8 +34,6 @@ from zoo.checks import check_images
 from zoo.guard import check_model, warn_if_training
 from zoo.hooks import HookSet, find_modules
 
-RULES = ("guided", "deconvnet")
-
 
 class _GuidedReLU(torch.autograd.Function):
     """Forward: the module's own output ``y = relu(x)``, passed through as a view (no second

@@ -15,9 +15,7 @@ from torch import nn
 from generative.common import (
     check_generator,
     check_images,
-    check_positive,
     check_shape,
-    check_weight,
     model_device,
     neutral_value,
     starting_image,
@@ -25,9 +23,6 @@ from generative.common import (
 from generative.optimise import optimise_image
 from generative.regularisers import Jitter, Regulariser, apply_after, check_regularisers
 from generative.result import GenResult
-from zoo.checks import check_choice, check_count, check_nonnegative
-
-OPTIMIZERS = ("sgd", "adam")
 
 
 @dataclass(frozen=True)
@@ -47,17 +42,13 @@ class Setup:
     settings: dict[str, Any]
 
 
-def prepare(model: nn.Module, n: int, *, method: str, steps: object, lr: object, l2: object,
-            regularisers: object, shape: object, init: object, noise: object,
-            optimizer: object, generator: object) -> Setup:
-    """Check the shared arguments and build the starting image: ``init`` (``(N, C, H, W)`` or
-    ``(1, C, H, W)``, broadcast) when given, else the neutral image plus ``noise * randn`` drawn
-    from ``generator`` and clamped to ``[0, 1]`` (``noise`` applies only then)."""
-    steps = check_count(steps, "steps", minimum=1)
-    lr = check_positive(lr, "lr")
-    l2 = check_weight(l2, "l2")
-    noise = check_nonnegative(noise, "noise")
-    optimizer = check_choice(optimizer, "optimizer", OPTIMIZERS)
+def prepare(model: nn.Module, n: int, *, method: str, steps: int, lr: float, l2: float,
+            regularisers: object, shape: object, init: object, noise: float,
+            optimizer: str, generator: object) -> Setup:
+    """Check the arguments the signatures cannot (regularisers, start image, shape, generator)
+    and build the starting image: ``init`` (``(N, C, H, W)`` or ``(1, C, H, W)``, broadcast)
+    when given, else the neutral image plus ``noise * randn`` drawn from ``generator`` and
+    clamped to ``[0, 1]`` (``noise`` applies only then)."""
     regs = check_regularisers(regularisers)
     if init is not None:
         init = check_images(init, "init")

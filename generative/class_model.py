@@ -6,6 +6,7 @@ regularisers (``generative.regularisers``) switch on through ``regularisers=``."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
@@ -15,22 +16,22 @@ from generative.common import check_classes, check_method_model
 from generative.registry import register
 from generative.regularisers import Regulariser
 from generative.result import GenResult
+from zoo.params import Iterations, NonNegative, Positive
 
 
-@register("class_model", paper="Simonyan et al. 2014", inputs="class",
-          optimizers=("adam", "sgd"))
+@register("class_model", paper="Simonyan et al. 2014", inputs="class")
 def class_model(
     model: nn.Module,
     target: int | Sequence[int] | torch.Tensor,
     *,
-    steps: int = 100,
-    lr: float = 0.02,
-    l2: float = 1e-3,
+    steps: Iterations = 100,
+    lr: Positive = 0.02,
+    l2: NonNegative = 1e-3,
     regularisers: Sequence[Regulariser] = (),
     shape: tuple[int, int, int] | None = None,
     init: torch.Tensor | None = None,
-    noise: float = 0.05,
-    optimizer: str = "adam",
+    noise: NonNegative = 0.05,
+    optimizer: Literal["adam", "sgd"] = "adam",
     generator: torch.Generator | None = None,
 ) -> GenResult:
     """Maximise ``S_c(x) - l2 ||x - centre||^2`` for each class ``c`` in ``target``, one image

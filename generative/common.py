@@ -59,11 +59,6 @@ def check_shape(model: nn.Module, shape: object) -> tuple[int, int, int]:
     return (int(shape[0]), int(shape[1]), int(shape[2]))
 
 
-def check_weight(value: object, name: str) -> float:
-    """A loss weight or regulariser strength: finite and ``>= 0``."""
-    return check_nonnegative(value, name)
-
-
 def check_layers(model: nn.Module, layers: object, name: str = "layers") -> list[str]:
     """One qualified module name or a non-empty list of them; ``KeyError`` for unknown ones."""
     if isinstance(layers, str):
@@ -103,14 +98,6 @@ def starting_image(model: nn.Module, like: torch.Tensor, *, noise: float,
                             dtype=like.dtype)
         start = (start + noise * randn).clamp(0.0, 1.0)
     return start
-
-
-def check_positive(value: object, name: str) -> float:
-    """A step size or exponent: finite and ``> 0``."""
-    value = check_nonnegative(value, name)
-    if value == 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return value
 
 
 def model_device(model: nn.Module) -> tuple[torch.device, torch.dtype]:

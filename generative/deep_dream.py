@@ -8,7 +8,7 @@ image is processed in octaves, from small to full size, carrying the dreamed "de
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
 import torchvision.transforms.v2.functional as TF
@@ -19,33 +19,31 @@ from generative.common import (
     check_images,
     check_layers,
     check_method_model,
-    check_positive,
-    check_weight,
     layer_outputs,
 )
 from generative.optimise import optimise_image
-from generative.registry import get_method, register
+from generative.registry import register
 from generative.regularisers import Jitter
 from generative.result import GenResult
-from zoo.checks import check_choice, check_count
+from zoo.params import AtLeast, Iterations, NonNegativeInt, Positive, PositiveInt
 
 NAME = "deep_dream"
 #: the smallest side an octave may have
 MIN_OCTAVE_SIDE = 8
 
 
-@register(NAME, paper="Mordvintsev et al. 2015", inputs="image", optimizers=("sgd",))
+@register(NAME, paper="Mordvintsev et al. 2015", inputs="image")
 def deep_dream(
     model: nn.Module,
     x: torch.Tensor,
     layer: str,
     *,
-    steps: int = 10,
-    lr: float = 0.02,
-    octaves: int = 3,
-    octave_scale: float = 1.4,
-    jitter: int = 4,
-    optimizer: str = "sgd",
+    steps: Iterations = 10,
+    lr: Positive = 0.02,
+    octaves: PositiveInt = 3,
+    octave_scale: Annotated[float, AtLeast(1.0)] = 1.4,
+    jitter: NonNegativeInt = 4,
+    optimizer: Literal["sgd"] = "sgd",
     generator: torch.Generator | None = None,
 ) -> GenResult:
     """Dream ``x`` at ``layer``: ``steps`` normalised gradient steps per octave, ``octaves``
@@ -61,14 +59,6 @@ def deep_dream(
     model = check_method_model(model, NAME)
     x = check_images(x, "x")
     (layer,) = check_layers(model, layer, "layer")
-    steps = check_count(steps, "steps", minimum=1)
-    lr = check_positive(lr, "lr")
-    octaves = check_count(octaves, "octaves", minimum=1)
-    octave_scale = check_weight(octave_scale, "octave_scale")
-    if octave_scale < 1:
-        raise ValueError(f"octave_scale must be >= 1, got {octave_scale!r}")
-    jitter = check_count(jitter, "jitter")
-    optimizer = check_choice(optimizer, "optimizer", get_method(NAME).optimizers)
     generator = check_generator(generator, x)
     sizes = octave_sizes(x.shape[-2:], octaves, octave_scale)
 

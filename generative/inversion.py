@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -25,35 +25,34 @@ from generative.common import (
     check_images,
     check_layers,
     check_method_model,
-    check_positive,
-    check_weight,
     layer_outputs,
     neutral_value,
     starting_image,
 )
 from generative.optimise import optimise_image
 from generative.priors import alpha_norm, total_variation
-from generative.registry import get_method, register
+from generative.registry import register
 from generative.result import GenResult
-from zoo.checks import check_choice, check_count
+from zoo.checks import check_nonnegative
+from zoo.params import Iterations, NonNegative, Positive
 
 NAME = "feature_inversion"
 
 
-@register(NAME, paper="Mahendran and Vedaldi 2015", inputs="image", optimizers=("adam", "lbfgs"))
+@register(NAME, paper="Mahendran and Vedaldi 2015", inputs="image")
 def feature_inversion(
     model: nn.Module,
     x: torch.Tensor,
     layer: str,
     *,
-    steps: int = 200,
-    lr: float = 0.05,
-    optimizer: str = "adam",
-    tv_weight: float = 0.5,
-    tv_beta: float = 2.0,
-    alpha: float = 6.0,
-    alpha_weight: float = 1.0,
-    noise: float = 0.1,
+    steps: Iterations = 200,
+    lr: Positive = 0.05,
+    optimizer: Literal["adam", "lbfgs"] = "adam",
+    tv_weight: NonNegative = 0.5,
+    tv_beta: Positive = 2.0,
+    alpha: Positive = 6.0,
+    alpha_weight: NonNegative = 1.0,
+    noise: NonNegative = 0.1,
     init: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> GenResult:
@@ -71,14 +70,6 @@ def feature_inversion(
     model = check_method_model(model, NAME)
     x = check_images(x, "x")
     (layer,) = check_layers(model, layer, "layer")
-    steps = check_count(steps, "steps", minimum=1)
-    lr = check_positive(lr, "lr")
-    optimizer = check_choice(optimizer, "optimizer", get_method(NAME).optimizers)
-    tv_weight = check_weight(tv_weight, "tv_weight")
-    tv_beta = check_positive(tv_beta, "tv_beta")
-    alpha = check_positive(alpha, "alpha")
-    alpha_weight = check_weight(alpha_weight, "alpha_weight")
-    noise = check_weight(noise, "noise")
     if init is not None:
         init = check_images(init, "init")
         if init.shape != x.shape:
@@ -140,7 +131,7 @@ def inversion_by_depth(model: nn.Module, x: torch.Tensor, layers: Sequence[str],
     x = check_images(x, "x")
     layers = check_layers(model, list(layers) if not isinstance(layers, str) else layers)
     if kwargs.get("init") is None:
-        noise = check_weight(kwargs.pop("noise", 0.1), "noise")
+        noise = check_nonnegative(kwargs.pop("noise", 0.1), "noise")
         generator = check_generator(kwargs.pop("generator", None), x)
         kwargs["init"] = starting_image(model, x, noise=noise, generator=generator)
         kwargs["noise"] = noise

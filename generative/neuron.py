@@ -6,6 +6,7 @@ L2 penalty and switchable regularisers as the class model."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
@@ -15,24 +16,24 @@ from generative.common import check_layers, check_method_model, layer_outputs
 from generative.registry import register
 from generative.regularisers import Regulariser
 from generative.result import GenResult
+from zoo.params import Iterations, NonNegative, NonNegativeInt, Positive
 
 
-@register("neuron_visualisation", paper="Yosinski et al. 2015", inputs="unit",
-          optimizers=("adam", "sgd"))
+@register("neuron_visualisation", paper="Yosinski et al. 2015", inputs="unit")
 def neuron_visualisation(
     model: nn.Module,
     layer: str,
     channel: int | Sequence[int],
     *,
-    position: tuple[int, int] | None = None,
-    steps: int = 100,
-    lr: float = 0.02,
-    l2: float = 1e-3,
+    position: tuple[NonNegativeInt, NonNegativeInt] | None = None,
+    steps: Iterations = 100,
+    lr: Positive = 0.02,
+    l2: NonNegative = 1e-3,
     regularisers: Sequence[Regulariser] = (),
     shape: tuple[int, int, int] | None = None,
     init: torch.Tensor | None = None,
-    noise: float = 0.1,
-    optimizer: str = "adam",
+    noise: NonNegative = 0.1,
+    optimizer: Literal["adam", "sgd"] = "adam",
     generator: torch.Generator | None = None,
 ) -> GenResult:
     """Maximise the activation of ``channel`` of ``layer``, one image per channel: its mean
@@ -52,11 +53,6 @@ def neuron_visualisation(
     model = check_method_model(model, "neuron_visualisation")
     (layer,) = check_layers(model, [layer], "layer")
     channels = check_indices(channel, "channel")
-    if position is not None and (
-        not isinstance(position, (tuple, list)) or len(position) != 2
-        or any(isinstance(p, bool) or not isinstance(p, int) or p < 0 for p in position)
-    ):
-        raise ValueError(f"position must be (row, col) non-negative integers, got {position!r}")
     setup = prepare(model, len(channels), method="neuron_visualisation", steps=steps, lr=lr,
                     l2=l2, regularisers=regularisers, shape=shape, init=init, noise=noise,
                     optimizer=optimizer, generator=generator)

@@ -8,7 +8,7 @@ paper, or Adam.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -18,21 +18,18 @@ from generative.common import (
     check_images,
     check_layers,
     check_method_model,
-    check_positive,
-    check_weight,
     layer_outputs,
     starting_image,
 )
 from generative.optimise import optimise_image
 from generative.priors import total_variation
-from generative.registry import get_method, register
+from generative.registry import register
 from generative.result import GenResult
-from zoo.checks import check_choice, check_count
+from zoo.params import Iterations, Layer, NonNegative, Positive
 
 NAME = "style_transfer"
 #: the step size each optimiser gets when ``lr`` is not given
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
-INITS = ("content", "noise")
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -48,27 +45,45 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (c * h * w)
 
 
+def _targets(
+    model: nn.Module, outputs: dict[str, torch.Tensor], content: torch.Tensor,
+    style: torch.Tensor, content_layer: str, style_layers: Sequence[str],
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """What the objective matches, computed once up front: the content image's activations
+    at ``content_layer`` and their squared norm ``(N,)``, the style image's Gram matrices at
+    ``style_layers`` and theirs ``(1 or N,)``; norms kept away from zero for an all-zero
+    target."""
+    with torch.no_grad():
+        model(content)
+        content_target = outputs[content_layer].detach().clone()
+        content_norm = _squared_norm(content_target).clamp_min(1e-12)
+        model(style)
+        style_targets = {k: gram_matrix(outputs[k]).detach() for k in style_layers}
+        style_norms = {k: _squared_norm(g).clamp_min(1e-12) for k, g in style_targets.items()}
+    return content_target, content_norm, style_targets, style_norms
+
+
 def _squared_norm(t: torch.Tensor) -> torch.Tensor:
     """Each image's squared L2 norm, ``(N,)``."""
     return t.square().flatten(1).sum(dim=1)
 
 
-@register(NAME, paper="Gatys et al. 2016", inputs="pair", optimizers=("lbfgs", "adam"))
+@register(NAME, paper="Gatys et al. 2016", inputs="pair")
 def style_transfer(
     model: nn.Module,
     content: torch.Tensor,
     style: torch.Tensor,
     *,
-    content_layer: str,
-    style_layers: Sequence[str],
-    content_weight: float = 1.0,
-    style_weight: float = 10.0,
-    tv_weight: float = 0.01,
-    optimizer: str = "lbfgs",
-    steps: int = 50,
-    lr: float | None = None,
-    init: str = "content",
-    noise: float = 0.1,
+    content_layer: Layer,
+    style_layers: Sequence[Layer],
+    content_weight: NonNegative = 1.0,
+    style_weight: NonNegative = 10.0,
+    tv_weight: NonNegative = 0.01,
+    optimizer: Literal["lbfgs", "adam"] = "lbfgs",
+    steps: Iterations = 50,
+    lr: Positive | None = None,
+    init: Literal["content", "noise"] = "content",
+    noise: NonNegative = 0.1,
     generator: torch.Generator | None = None,
 ) -> GenResult:
     """Paint ``content`` in the style of ``style``.
@@ -95,17 +110,8 @@ def style_transfer(
         raise ValueError(f"style must have shape (1 or {content.shape[0]}, {content.shape[1]}, "
                          f"H', W') to match content, got {tuple(style.shape)}")
     (content_layer,) = check_layers(model, content_layer, "content_layer")
-    if isinstance(style_layers, str):
-        raise ValueError(f"style_layers must be a list of layer names, got {style_layers!r}")
     style_layers = check_layers(model, style_layers, "style_layers")
-    content_weight = check_weight(content_weight, "content_weight")
-    style_weight = check_weight(style_weight, "style_weight")
-    tv_weight = check_weight(tv_weight, "tv_weight")
-    optimizer = check_choice(optimizer, "optimizer", get_method(NAME).optimizers)
-    steps = check_count(steps, "steps", minimum=1)
-    lr = DEFAULT_LR[optimizer] if lr is None else check_positive(lr, "lr")
-    init = check_choice(init, "init", INITS)
-    noise = check_weight(noise, "noise")
+    lr = DEFAULT_LR[optimizer] if lr is None else lr
     generator = check_generator(generator, content)
     style = style.to(content.device, content.dtype)
 
@@ -115,15 +121,8 @@ def style_transfer(
     layers = list(dict.fromkeys([content_layer, *style_layers]))
 
     with layer_outputs(model, layers) as outputs:
-        with torch.no_grad():  # the targets, once, up front
-            model(content)
-            content_target = outputs[content_layer].detach().clone()
-            # (N,), kept away from zero for an all-zero target
-            content_norm = _squared_norm(content_target).clamp_min(1e-12)
-            model(style)
-            style_targets = {k: gram_matrix(outputs[k]).detach() for k in style_layers}
-            style_norms = {k: _squared_norm(g).clamp_min(1e-12)  # (1 or N,)
-                           for k, g in style_targets.items()}
+        content_target, content_norm, style_targets, style_norms = _targets(
+            model, outputs, content, style, content_layer, style_layers)
 
         def objective(image: torch.Tensor, step: int) -> Mapping[str, torch.Tensor]:
             model(image)  # one forward records every layer

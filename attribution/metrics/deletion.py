@@ -20,7 +20,7 @@ from torch import nn
 
 from attribution.common import check_inputs
 from attribution.metrics._maps import check_flag, check_maps, pixel_scores
-from zoo.checks import check_count
+from zoo.checks import check_baseline, check_count
 
 
 @dataclass(frozen=True)
@@ -56,19 +56,9 @@ def _fill(
                 and blur_sigma > 0):
             raise ValueError(f"blur_sigma must be a positive number, got {blur_sigma!r}")
         return TF.gaussian_blur(x, [blur_kernel, blur_kernel], [float(blur_sigma)] * 2)
-    if isinstance(baseline, torch.Tensor):
-        if not bool(torch.isfinite(baseline).all()):
-            raise ValueError("baseline contains NaN or infinite values")
-        try:
-            return torch.broadcast_to(baseline.to(x.device, x.dtype), x.shape)
-        except RuntimeError as err:
-            raise ValueError(f"baseline of shape {tuple(baseline.shape)} does not broadcast "
-                             f"to x {tuple(x.shape)}") from err
-    if isinstance(baseline, (int, float)) and not isinstance(baseline, bool):
-        if not math.isfinite(baseline):
-            raise ValueError(f"baseline must be finite, got {baseline!r}")
-        return torch.full_like(x, float(baseline))
-    raise ValueError(f"baseline must be 'blur', a number or a tensor, got {baseline!r}")
+    if isinstance(baseline, bool) or not isinstance(baseline, (torch.Tensor, int, float)):
+        raise ValueError(f"baseline must be 'blur', a number or a tensor, got {baseline!r}")
+    return check_baseline(baseline, x)
 
 
 def _curve(

@@ -18,12 +18,6 @@ class _StopForward(Exception):
     flatten-linear head that expects another size, say) need not run."""
 
 
-def check_batch_size(batch_size: object) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return batch_size
-
-
 def capture(
     model: nn.Module, module: nn.Module, x: torch.Tensor, layer: str, *, inputs: bool = False
 ) -> torch.Tensor:
@@ -57,28 +51,6 @@ def capture(
     if not found:
         raise ValueError(f"layer {layer!r} did not run during the forward pass")
     return found[0]
-
-
-def _pair(value: object, name: str) -> tuple[int, int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value, value)
-    if (not isinstance(value, tuple) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                       for v in value)):
-        raise ValueError(f"{name} must be a positive int or a tuple (h, w) of them, "
-                         f"got {value!r}")
-    return value  # type: ignore[return-value]
-
-
-def check_window(
-    window: object, stride: object, size: tuple[int, int]
-) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Window and stride as ``(h, w)``; the window must fit inside the image."""
-    win = _pair(window, "window")
-    step = _pair(stride, "stride")
-    if win[0] > size[0] or win[1] > size[1]:
-        raise ValueError(f"window {win} does not fit the image (H, W) = {size}")
-    return win, step
 
 
 def window_grid(

@@ -5,21 +5,17 @@ which channels respond to which region of it."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from attribution.common import check_layer
-from attribution.views._common import (
-    capture,
-    check_batch_size,
-    check_window,
-    tile,
-    window_masks,
-)
-from zoo.checks import check_images
+from attribution.views._common import capture, tile, window_masks
+from zoo.checks import check_images, check_window
 from zoo.guard import check_model, warn_if_training
+from zoo.params import PositiveInt, checked
+
+#: a window or stride over ``(H, W)``: one side for both, or one each
+Window = PositiveInt | tuple[PositiveInt, PositiveInt]
 
 
 def activations(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
@@ -38,15 +34,16 @@ def activations(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
     return capture(model, module, x, layer)
 
 
+@checked
 def occluded_activations(
     model: nn.Module,
     x: torch.Tensor,
     layer: str,
     *,
-    window: int | tuple[int, int],
-    stride: int | tuple[int, int],
+    window: Window,
+    stride: Window,
     baseline: float = 0.5,
-    batch_size: int = 64,
+    batch_size: PositiveInt = 64,
 ) -> torch.Tensor:
     """Mean activation of every channel of ``layer`` as a ``baseline``-grey square slides over
     one image: row ``p`` is the layer's response with window ``p`` covered, so a channel whose
@@ -65,10 +62,6 @@ def occluded_activations(
         raise ValueError(f"x must hold one image (1, C, H, W), got {tuple(x.shape)}")
     module = check_layer(model, layer)
     win, step = check_window(window, stride, (x.shape[2], x.shape[3]))
-    if (isinstance(baseline, bool) or not isinstance(baseline, (int, float))
-            or not math.isfinite(baseline)):
-        raise ValueError(f"baseline must be a finite number, got {baseline!r}")
-    check_batch_size(batch_size)
     warn_if_training(model, "occluded_activations")
     masks = window_masks((x.shape[2], x.shape[3]), win, step, x.device)  # (P, 1, H, W)
     rows = []
@@ -79,8 +72,9 @@ def occluded_activations(
     return torch.cat(rows)
 
 
+@checked
 def occlusion_positions(
-    size: tuple[int, int], *, window: int | tuple[int, int], stride: int | tuple[int, int]
+    size: tuple[int, int], *, window: Window, stride: Window
 ) -> torch.Tensor:
     """Top-left corner ``(row, col)`` of each window position used by
     ``occluded_activations`` and ``views.occlusion_probability_map``, row-major.

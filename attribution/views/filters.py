@@ -7,7 +7,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attribution.views._common import tile
 from zoo.guard import check_model
 from zoo.hooks import find_modules, get_layer
 
@@ -33,34 +32,3 @@ def first_layer_filters(model: nn.Module, layer: str | None = None) -> torch.Ten
         if not isinstance(conv, nn.Conv2d):
             raise ValueError(f"layer {layer!r} is a {type(conv).__name__}, not an nn.Conv2d")
     return conv.weight.detach().clone()
-
-
-def filter_grid(
-    filters: torch.Tensor, *, ncols: int | None = None, pad: int = 1
-) -> torch.Tensor:
-    """Tile filters into one image, each filter min-max scaled to ``[0, 1]`` on its own.
-
-    Per-filter scaling, as in the lecture's AlexNet figure: filters differ in norm by an
-    order of magnitude, and one shared scale would leave most of them flat grey. A constant
-    filter becomes mid grey (0.5). Three-channel filters stay RGB tiles; any other channel
-    count is shown as one grey tile per (filter, channel), a row per filter by default, with
-    the scaling still shared across the channels of one filter. Padding is 0 (black).
-
-    Shape:
-        - filters: ``(K, C, kh, kw)``; returns ``(3, H, W)`` when ``C == 3``, else ``(1, H, W)``.
-    """
-    if not isinstance(filters, torch.Tensor) or filters.dim() != 4 or filters.numel() == 0:
-        shape = tuple(filters.shape) if isinstance(filters, torch.Tensor) else type(filters)
-        raise ValueError(f"filters must be a non-empty tensor (K, C, kh, kw), got {shape}")
-    if not filters.is_floating_point() or not bool(torch.isfinite(filters).all()):
-        raise ValueError("filters must be finite floating-point values")
-    f = filters.detach()
-    k, c = f.shape[:2]
-    lo = f.amin(dim=(1, 2, 3), keepdim=True)
-    span = f.amax(dim=(1, 2, 3), keepdim=True) - lo
-    scaled = torch.where(span > 0, (f - lo) / span.clamp_min(torch.finfo(f.dtype).tiny), 0.5)
-    if c == 3:
-        return tile(scaled, ncols, pad)
-    if ncols is None and c > 1:
-        ncols = c
-    return tile(scaled.reshape(k * c, 1, *f.shape[2:]), ncols, pad)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 from dataclasses import dataclass
 
 import torch
@@ -25,10 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from attribution.common import check_layer
-from attribution.views._common import _StopForward, capture, check_batch_size
+from attribution.views._common import _StopForward, capture
 from zoo.checks import check_images
-from zoo.guard import check_model, warn_if_training
+from zoo.guard import HOOK_DICTS, check_model, warn_if_training
 from zoo.hooks import HookSet
+from zoo.params import PositiveInt, checked
 
 # Modules that are pointwise (or identities at eval time): the linearised copy drops them.
 _POINTWISE = (
@@ -36,8 +36,6 @@ _POINTWISE = (
     nn.Mish, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softplus,
     nn.Dropout, nn.Dropout2d,
 )
-_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-               "_backward_pre_hooks")
 _MAX_PROBE = 2048  # largest probe side tried before calling a receptive field unbounded
 
 
@@ -79,7 +77,7 @@ def _linearised(model: nn.Module) -> nn.Module:
     """A float64 copy of ``model`` that is linear with positive weights, in eval mode."""
     twin = copy.deepcopy(model)
     for m in twin.modules():  # the caller's hooks must not run on (or see) our probe
-        for d in _HOOK_DICTS:
+        for d in HOOK_DICTS:
             getattr(m, d).clear()
     for name, m in list(twin.named_modules()):
         if not name:
@@ -196,16 +194,17 @@ def _measure(
         h, w = h * 2, w * 2
 
 
+@checked
 def max_patches(
     model: nn.Module,
     x: torch.Tensor,
     layer: str,
     channels: int | list[int] | tuple[int, ...],
     *,
-    k: int = 9,
+    k: PositiveInt = 9,
     distinct_images: bool = True,
     fill: float = 0.0,
-    batch_size: int = 128,
+    batch_size: PositiveInt = 128,
 ) -> MaxPatches:
     """The ``k`` input patches that most excite each of ``channels`` of ``layer`` over the
     dataset ``x``, strongest first.
@@ -229,13 +228,6 @@ def max_patches(
             or len(set(channels)) != len(channels)):
         raise ValueError(f"channels must be an int or a non-empty list of distinct ints, "
                          f"got {channels!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    if not isinstance(distinct_images, bool):
-        raise ValueError(f"distinct_images must be a bool, got {distinct_images!r}")
-    if isinstance(fill, bool) or not isinstance(fill, (int, float)) or not math.isfinite(fill):
-        raise ValueError(f"fill must be a finite number, got {fill!r}")
-    check_batch_size(batch_size)
     n = x.shape[0]
     if distinct_images and k > n:
         raise ValueError(f"k={k} is more than the {n} images in x (distinct_images=True)")
@@ -247,11 +239,31 @@ def max_patches(
                          f"{num_channels} channels")
     if not distinct_images and k > n * map_h * map_w:
         raise ValueError(f"k={k} is more than the {n * map_h * map_w} units of the channel")
+    best_v, best_i, best_p = _strongest(model, x, layer, channels, k=k,
+                                        distinct_images=distinct_images, batch_size=batch_size)
+    rh, rw = field.size
+    padded = F.pad(x, (rw, rw, rh, rh), value=float(fill))  # every field fits inside
+    positions = torch.stack([best_p // map_w, best_p % map_w], dim=2)
+    patches = x.new_empty(len(channels), best_v.shape[1], x.shape[1], rh, rw)
+    for c in range(len(channels)):
+        for r in range(best_v.shape[1]):
+            top, left, _, _ = field.box(int(positions[c, r, 0]), int(positions[c, r, 1]))
+            img = padded[int(best_i[c, r])]
+            patches[c, r] = img[:, top + rh:top + 2 * rh, left + rw:left + 2 * rw]
+    return MaxPatches(tuple(channels), patches, best_v, best_i, positions, field)
+
+
+def _strongest(
+    model: nn.Module, x: torch.Tensor, layer: str, channels: list[int] | tuple[int, ...], *,
+    k: int, distinct_images: bool, batch_size: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(values, images, positions)`` of the ``k`` strongest units of each channel, each
+    ``(channels, k)``, kept over the batches as they come (candidates stay in image, position
+    order, so a stable sort breaks ties by the earlier image, then the earlier position)."""
     module = check_layer(model, layer)
     chans = torch.tensor(channels, device=x.device)
-
     best_v = best_i = best_p = None
-    for first in range(0, n, batch_size):
+    for first in range(0, x.shape[0], batch_size):
         acts = capture(model, module, x[first:first + batch_size], layer)  # (B, K, h, w)
         a = acts[:, chans].flatten(2).transpose(0, 1)  # (channels, B, h*w)
         b = a.shape[1]
@@ -268,18 +280,7 @@ def max_patches(
             cand_v = torch.cat([best_v, cand_v], 1)
             cand_i = torch.cat([best_i, cand_i], 1)
             cand_p = torch.cat([best_p, cand_p], 1)
-        # stable sort: the candidates are in (image, position) order, so ties keep it
         order = torch.sort(cand_v, dim=1, descending=True, stable=True).indices[:, :k]
         best_v, best_i, best_p = (t.gather(1, order) for t in (cand_v, cand_i, cand_p))
     assert best_v is not None and best_i is not None and best_p is not None
-
-    rh, rw = field.size
-    padded = F.pad(x, (rw, rw, rh, rh), value=float(fill))  # every field fits inside
-    positions = torch.stack([best_p // map_w, best_p % map_w], dim=2)
-    patches = x.new_empty(len(channels), best_v.shape[1], x.shape[1], rh, rw)
-    for c in range(len(channels)):
-        for r in range(best_v.shape[1]):
-            top, left, _, _ = field.box(int(positions[c, r, 0]), int(positions[c, r, 1]))
-            img = padded[int(best_i[c, r])]
-            patches[c, r] = img[:, top + rh:top + 2 * rh, left + rw:left + 2 * rw]
-    return MaxPatches(tuple(channels), patches, best_v, best_i, positions, field)
+    return best_v, best_i, best_p

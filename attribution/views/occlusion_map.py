@@ -6,24 +6,26 @@ network was looking. One value per window position: the lecture's heat map, not
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from attribution.common import check_inputs
-from attribution.views._common import check_batch_size, check_window, window_grid, window_masks
+from attribution.views._common import window_grid, window_masks
+from attribution.views.activations import Window
+from zoo.checks import check_window
+from zoo.params import PositiveInt, checked
 
 
+@checked
 def occlusion_probability_map(
     model: nn.Module,
     x: torch.Tensor,
     target: int | torch.Tensor,
     *,
-    window: int | tuple[int, int],
-    stride: int | tuple[int, int],
+    window: Window,
+    stride: Window,
     fill: float = 0.5,
-    batch_size: int = 256,
+    batch_size: PositiveInt = 256,
 ) -> torch.Tensor:
     """Softmax probability of ``target`` with a ``fill``-valued square (all channels) over
     each whole-window position; entry ``[n, r, c]`` has the window's top-left corner at
@@ -38,9 +40,6 @@ def occlusion_probability_map(
     model, x, target = check_inputs(model, x, target, "occlusion_probability_map")
     size = (x.shape[2], x.shape[3])
     win, step = check_window(window, stride, size)
-    if isinstance(fill, bool) or not isinstance(fill, (int, float)) or not math.isfinite(fill):
-        raise ValueError(f"fill must be a finite number, got {fill!r}")
-    check_batch_size(batch_size)
     rows, cols = window_grid(size, win, step)
     masks = window_masks(size, win, step, x.device)  # (P, 1, H, W)
     p = masks.shape[0]

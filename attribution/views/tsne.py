@@ -11,14 +11,17 @@ import torch
 from torch import nn
 
 from attribution.common import check_layer
-from attribution.views._common import capture, check_batch_size
+from attribution.views._common import capture
 from zoo.checks import check_images
 from zoo.guard import check_model, warn_if_training
 from zoo.hooks import find_modules
+from zoo.params import Layer, NonNegativeInt, PositiveInt, checked
 
 
+@checked
 def penultimate_features(
-    model: nn.Module, x: torch.Tensor, *, layer: str | None = None, batch_size: int = 256
+    model: nn.Module, x: torch.Tensor, *, layer: Layer | None = None,
+    batch_size: PositiveInt = 256,
 ) -> torch.Tensor:
     """The input of the last ``nn.Linear`` (registration order), flattened: the features the
     classifier's final layer separates linearly. ``layer`` names another module whose input
@@ -37,7 +40,6 @@ def penultimate_features(
         layer, module = linears[-1]
     else:
         module = check_layer(model, layer)
-    check_batch_size(batch_size)
     warn_if_training(model, "penultimate_features")
     parts = [capture(model, module, x[i:i + batch_size], layer, inputs=True).flatten(1)
              for i in range(0, x.shape[0], batch_size)]
@@ -62,8 +64,9 @@ def _as_matrix(features: object, name: str) -> np.ndarray:
     return matrix
 
 
+@checked
 def tsne_embedding(
-    features: torch.Tensor | np.ndarray, *, seed: int, perplexity: float = 30.0
+    features: torch.Tensor | np.ndarray, *, seed: NonNegativeInt, perplexity: float = 30.0
 ) -> np.ndarray:
     """A 2-D t-SNE embedding of ``features`` (``sklearn.manifold.TSNE``, PCA initialisation,
     ``random_state=seed``): the same seed gives the same embedding. With PCA initialisation
@@ -77,10 +80,7 @@ def tsne_embedding(
     from sklearn.manifold import TSNE
 
     matrix = _as_matrix(features, "features")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if (isinstance(perplexity, bool) or not isinstance(perplexity, (int, float))
-            or not 0 < perplexity < matrix.shape[0]):
+    if not 0 < perplexity < matrix.shape[0]:
         raise ValueError(f"perplexity must be a number in (0, N) with N = {matrix.shape[0]} "
                          f"points, got {perplexity!r}")
     tsne = TSNE(n_components=2, perplexity=float(perplexity), init="pca",

@@ -56,7 +56,7 @@ def attack_kwargs(
     kwargs: dict[str, Any] = {"eps": eps}
     if info.iterative:
         kwargs["steps"] = steps
-    if info.needs_alpha:
+    if info.takes("alpha"):
         kwargs["alpha"] = eps / 2
     if info.random:
         kwargs["generator"] = torch.Generator().manual_seed(seed)

@@ -85,7 +85,7 @@ def test_negative_steps(kit, cnn, name) -> None:
     assert model.calls == 0
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if attacks.get_attack(n).needs_alpha])
+@pytest.mark.parametrize("name", [n for n in NAMES if attacks.get_attack(n).takes("alpha")])
 def test_negative_alpha(kit, cnn, name) -> None:
     model = kit.CountingModel(cnn)
     with pytest.raises(ValueError, match="alpha"):
@@ -128,7 +128,7 @@ def test_apgd_specific_arguments(kit, cnn) -> None:
 
 RA_CASES: list[tuple[dict[str, Any], type, str]] = [
     (dict(attack="nope", eps=[0.1]), KeyError, "nope"),
-    (dict(attack=None, eps=[0.1]), KeyError, "attack"),
+    (dict(attack=None, eps=[0.1]), ValueError, "attack"),
     (dict(attack="fgsm", eps=[0.1, -0.1]), ValueError, "eps"),
     (dict(attack="fgsm", eps=[]), ValueError, "eps"),
     (dict(attack="fgsm", eps=[0.1], norm="l2"), ValueError, "norm"),

@@ -43,7 +43,7 @@ def test_fooling_grid(cnn, mnist) -> None:
 
 def test_fooling_grid_default_classes_and_missing_class(cnn, mnist) -> None:
     x, y = mnist
-    grid = fooling_grid(cnn, x, y, eps=0.0, alpha=0.0, steps=0)
+    grid = fooling_grid(cnn, x, y, eps=0.0, alpha=0.0, steps=1)
     assert grid.classes == tuple(range(10))
     assert grid.success_rate() == 0.0  # no budget: nothing moves
     only_ones = y == 1

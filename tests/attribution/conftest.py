@@ -14,6 +14,7 @@ from torch import nn
 import attribution
 import zoo
 from tests.helpers import CountingModel
+from zoo.params import LayerName, Work
 
 
 class TinyCNN(nn.Module):
@@ -108,6 +109,20 @@ LAYERS = {"mnist_cnn": "net.3", "tiny": "conv2", "resnet18": "net.layer4",
 
 
 def method_kwargs(name: str, model: str = "mnist_cnn", seed: int = 0) -> dict[str, Any]:
+    """Small settings for the tests: hand-picked for the shipped methods (occlusion's stride
+    3 leaves a cut last window), read off the signature for any other registered method
+    (its suite defaults, 4 iterations, the model's Grad-CAM layer, a seeded generator)."""
+    info = attribution.get_method(name)
+    if name not in KNOWN:
+        derived: dict[str, Any] = dict(info.suite_defaults)
+        for key, param in info.settings.items():
+            if param.has(Work):
+                derived[key] = 4
+            elif param.has(LayerName) and param.required:
+                derived[key] = LAYERS[model]
+        if info.random:
+            derived["generator"] = torch.Generator().manual_seed(seed)
+        return derived
     kwargs: dict[str, dict[str, Any]] = {
         "saliency": {}, "guided_backprop": {}, "deconvnet": {},
         "occlusion": {"window": 4, "stride": 3, "batch_size": 40},
@@ -117,6 +132,10 @@ def method_kwargs(name: str, model: str = "mnist_cnn", seed: int = 0) -> dict[st
         "grad_cam": {"layer": LAYERS[model]},
     }
     return dict(kwargs[name])
+
+
+KNOWN = ("saliency", "guided_backprop", "deconvnet", "occlusion", "smoothgrad",
+         "integrated_gradients", "grad_cam")
 
 
 @pytest.fixture(scope="session")

