@@ -1,8 +1,6 @@
-"""What the perf suite times: every registered method's perf hyperparameters (one table), and
-the cases (method x model x size x batch x device x role) they expand into.
-
-A method missing from ``PARAMS`` fails collection with a message naming this file, and the
-smoke test (tests/bench/test_perf_smoke.py) checks the table covers every registry.
+"""What the perf suite times: every registered method, with settings read off its signature
+(``budget``), and the cases (method x model x size x batch x device x role) they expand
+into. A method registered anywhere is timed without an entry here.
 """
 
 from __future__ import annotations
@@ -15,38 +13,22 @@ import attacks
 import attribution
 import generative
 from attribution import reference as captum_reference
+from zoo.methods import Method
+from zoo.params import LayerName, Pixels, Work
+from zoo.registry import Registry
 
 FAMILIES = ("attack", "attribution", "generative")
-
-# fixed small budgets, keyed by registered name; generators are added by the test modules
-PARAMS: dict[str, dict[str, dict[str, Any]]] = {
-    "attack": {
-        "fgsm": {},
-        "bim": {"steps": 10, "rel_alpha": 0.25},
-        "pgd": {"steps": 10, "rel_alpha": 0.25, "random_start": False},  # as torchattacks'
-        "apgd": {"steps": 10, "loss": "ce", "restarts": 1},
-        "fool": {"steps": 10, "rel_alpha": 0.25},
-    },
-    "attribution": {
-        "saliency": {},
-        "guided_backprop": {},
-        "deconvnet": {},
-        "smoothgrad": {"samples": 8, "sigma": 0.15},
-        "integrated_gradients": {"steps": 16},
-        "occlusion": {"window": 4, "stride": 2},  # at 28 px; scaled with the image side
-        "grad_cam": {},  # layer: the last conv's activation, chosen per model
-    },
-    "generative": {
-        "class_model": {"steps": 5},
-        "neuron_visualisation": {"steps": 5},
-        "deep_dream": {"steps": 5},
-        "feature_inversion": {"steps": 5},
-        "style_transfer": {"steps": 5},
-    },
+REGISTRIES: dict[str, Registry[Any]] = {
+    "attack": attacks.registry.ATTACKS, "attribution": attribution.registry.METHODS,
+    "generative": generative.registry.METHODS,
 }
+#: iterations or samples per call (parameters marked ``Work``), per family: a fixed small
+#: budget, so a method's time is comparable with its reference's and the floor's
+WORK = {"attack": 10, "attribution": 16, "generative": 5}
+QUICK_WORK = 2  # quick mode: every such budget cut to this
+REL_STEP = 0.25  # a required step size, as a fraction of eps
 EPS = {"linf": 0.1, "l2": 1.0}  # pixel units
-QUICK_CAPS = {"steps": 2, "samples": 2}  # quick mode: every budget cut to this
-QUICK_OCCLUSION = {"window": 14, "stride": 14}  # quick mode: 4 windows at 28 px
+NATIVE_SIDE = 28  # windows in pixels (``Pixels``) are as the suite gives them at 28 px
 
 # the torchattacks counterpart of an attack, per norm (``fool`` is targeted-only: none)
 TORCHATTACKS = {("fgsm", "linf"): "FGSM", ("bim", "linf"): "BIM", ("pgd", "linf"): "PGD",
@@ -86,28 +68,41 @@ class Case:
 
 
 def registered(family: str) -> list[str]:
-    lister = {"attack": attacks.list_attacks, "attribution": attribution.list_methods,
-              "generative": generative.list_methods}[family]
-    return lister()
+    return REGISTRIES[family].names()
 
 
-def table_entry(family: str, method: str) -> dict[str, Any]:
-    if method not in PARAMS[family]:
-        raise KeyError(f"perf suite: {family} method {method!r} is registered but has no entry "
-                       f"in PARAMS[{family!r}] of bench/perf/cases.py; add its perf budget there")
-    return dict(PARAMS[family][method])
+def method(family: str, name: str) -> Method:
+    return REGISTRIES[family].get(name)
+
+
+def budget(family: str, info: Method, size: int, quick: bool) -> dict[str, Any]:
+    """Settings for one timed call, by parameter name: the method's suite defaults, every
+    ``Work`` count at the family's budget, windows (``Pixels``) scaled with the image side,
+    and a required step size as ``REL_STEP`` of eps (under its relative name). A required
+    layer is left to the test, which picks one per model; any other required setting without
+    a rule fails collection, naming it."""
+    out = dict(info.suite_defaults)
+    for name, param in info.settings.items():
+        if param.has(Work):
+            out[name] = QUICK_WORK if quick else WORK[family]
+        elif param.has(Pixels) and name in out:
+            scale = max(1, round(size / NATIVE_SIDE))
+            out[name] = max(1, size // 2) if quick else out[name] * scale
+        elif param.required and name not in out and not param.has(LayerName):
+            if param.relative is None:
+                raise KeyError(f"perf suite: {info.name}'s required setting {name!r} has no "
+                               "budget rule in bench/perf/cases.py")
+            out[param.relative.name] = REL_STEP
+    return out
 
 
 def params_for(case: Case, quick: bool) -> dict[str, Any]:
-    """The hyperparameters of a case (before per-model choices such as layers)."""
-    p = table_entry(case.family, case.method)
-    if case.family == "attribution" and case.method == "occlusion":
-        scale = max(1, round(case.size / 28))
-        p = dict(QUICK_OCCLUSION) if quick else {k: v * scale for k, v in p.items()}
-    if quick:
-        p.update({k: v for k, v in QUICK_CAPS.items() if k in p})
+    """The settings of a case (before per-model choices such as layers)."""
+    p = budget(case.family, method(case.family, case.method), case.size, quick)
     if case.family == "attack":
-        p.update(eps=EPS[case.norm], norm=case.norm)
+        p["eps"] = EPS[case.norm]
+        if method(case.family, case.method).takes("norm"):
+            p["norm"] = case.norm
     return p
 
 
@@ -136,14 +131,14 @@ def setups(family: str, quick: bool,
 def cases(family: str, quick: bool, devices: list[str],
           own: list[tuple[str, int]] | None = None) -> list[Case]:
     out = []
-    for method in registered(family):
-        table_entry(family, method)  # fail at collection when the table lacks it
-        norms = attacks.get_attack(method).norms if family == "attack" else ("",)
+    for name in registered(family):
+        budget(family, method(family, name), NATIVE_SIDE, quick)  # a missing rule fails collection
+        norms = attacks.get_attack(name).norms if family == "attack" else ("",)
         for norm in norms:
             roles = ["ours", "floor"]
-            if has_reference(family, method, norm):
+            if has_reference(family, name, norm):
                 roles.insert(1, "reference")
-            out += [Case(family, method, model, size, batch, device, role, norm)
+            out += [Case(family, name, model, size, batch, device, role, norm)
                     for model, size, batch in setups(family, quick, own)
                     for device in devices for role in roles]
     return out

@@ -24,11 +24,11 @@ from torch import nn
 
 import zoo
 from bench.context import RunContext
-from bench.jobs.gen_params import model_or_random
+from bench.definitions import dataset_of
 from bench.perf import cases as perf_cases
 from bench.perf.cases import Case
 from bench.perf.floor import Call, counts, make_inputs, record_calls, replay
-from bench.suite import Suite, SuiteError, dataset_of, load_suite
+from bench.suite import Suite, SuiteError, load_suite
 from bench.user_assets import load_defined_model
 
 
@@ -117,7 +117,7 @@ class PerfKit:
         """Loaded once per device through the run harness's own context: eval mode,
         parameters frozen, torchvision without its weights file on random weights (the label
         says so)."""
-        return model_or_random(self.context(device), name, None)
+        return self.context(device).model_or_random(name, None)
 
     def context(self, device: str) -> RunContext:
         if device not in self._contexts:

@@ -1,6 +1,6 @@
 """Every registered attack, per norm it supports: ours, torchattacks where it has the same
-attack (run to do the same work: no random start for PGD, the same step size and budget),
-and the bare floor. Labels are the model's predictions, so every point is attacked by both."""
+attack (run to do the same work: the same random start or none, step size and budget), and
+the bare floor. Labels are the model's predictions, so every point is attacked by both."""
 
 from __future__ import annotations
 
@@ -14,18 +14,22 @@ from torch import nn
 import attacks
 from bench.perf.cases import TORCHATTACKS, Case, params_for
 from zoo import num_classes
+from zoo.params import resolve
+
+
+def effective(case: Case, params: dict[str, Any]) -> dict[str, Any]:
+    """The settings ours runs with, signature defaults included, ``rel_alpha`` resolved."""
+    info = attacks.get_attack(case.method)
+    defaults = {k: p.default for k, p in info.settings.items() if not p.required}
+    return {**defaults, **resolve(info.params, params, {"eps": params["eps"]})}
 
 
 def ours_fn(case: Case, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
             params: dict[str, Any], make_generator: Callable[..., torch.Generator]
             ) -> Callable[[], Any]:
     info = attacks.get_attack(case.method)
-    kwargs = {k: v for k, v in params.items() if k != "rel_alpha"}
-    if "rel_alpha" in params:
-        kwargs["alpha"] = params["rel_alpha"] * params["eps"]
-    if len(info.norms) == 1:
-        kwargs.pop("norm")
-    if info.random and kwargs.get("random_start", True):
+    kwargs = resolve(info.params, params, {"eps": params["eps"]})
+    if info.random:
         kwargs["generator"] = make_generator(case.device)
     # fool: the next class as its target
     labels = (y + 1) % (num_classes(model) or 10) if info.targeted_only else y
@@ -34,17 +38,14 @@ def ours_fn(case: Case, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 def reference_fn(case: Case, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                  params: dict[str, Any]) -> Callable[[], Any]:
-    eps, name = params["eps"], TORCHATTACKS[(case.method, case.norm)]
-    kwargs: dict[str, Any] = {"eps": eps}
-    if "steps" in params:
-        kwargs["steps"] = params["steps"]
-    if "rel_alpha" in params:
-        kwargs["alpha"] = params["rel_alpha"] * eps
+    ours, name = effective(case, params), TORCHATTACKS[(case.method, case.norm)]
+    # torchattacks' own names for the same settings
+    kwargs: dict[str, Any] = {k: v for k, v in ours.items() if k in ("eps", "alpha", "steps")}
     if name in ("PGD", "PGDL2"):
-        kwargs["random_start"] = params["random_start"]
+        kwargs["random_start"] = ours["random_start"]
     if name == "APGD":
-        kwargs.update(norm={"linf": "Linf", "l2": "L2"}[case.norm], n_restarts=params["restarts"],
-                      loss=params["loss"], seed=0)
+        kwargs.update(norm={"linf": "Linf", "l2": "L2"}[case.norm], n_restarts=ours["restarts"],
+                      loss=ours["loss"], seed=0)
     attack = getattr(torchattacks, name)(model, **kwargs)
     devices = [x.device] if x.device.type == "cuda" else []
 

@@ -12,8 +12,8 @@ from torch import nn
 
 import attribution
 from attribution import reference
-from bench.jobs.method_params import last_conv
 from bench.perf.cases import Case, params_for
+from zoo.layers import last_conv
 
 
 def skip_reason(method: str, model: nn.Module) -> str | None:
@@ -43,8 +43,8 @@ def test_attribution(benchmark: Any, perf: Any, attribution_case: Case,
         pytest.skip(reason)
     x, y = perf.data(case.model, case.size, case.batch, case.device)
     params = params_for(case, perf.quick)
-    if attribution.get_method(case.method).needs_layer:
-        params["layer"] = last_conv(model)
+    for layer in attribution.get_method(case.method).layer_params:
+        params[layer] = last_conv(model)
     ours = method_fn(attribution.get_method(case.method).fn, case, model, x, y, params,
                      make_generator)
     fn = ours if case.role == "ours" else None  # None: the floor

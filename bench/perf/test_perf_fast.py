@@ -20,18 +20,18 @@ import torch
 import torchattacks
 
 import zoo
-from attacks import robust_accuracy
-from attribution import saliency
+from attacks import get_attack, robust_accuracy
+from attribution import get_method, saliency
 from attribution.metrics import deletion, insertion
 from attribution.occlusion import occlusion
 from attribution.reference import occlusion as captum_occlusion
 from bench.memory import peak_memory
-from bench.perf.cases import Case, params_json
+from bench.perf.cases import Case, budget, params_json
 from bench.perf.conftest import perf_devices
 from zoo.hooks import HookSet
+from zoo.params import resolve
 
 GRID = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4]  # Madry et al.'s MNIST budgets and past
-CURVE = {"steps": 10, "rel_alpha": 0.25}
 PPE_CANDIDATES = (1, 4, 16, 64, 256)  # Captum's perturbations_per_eval values tried
 
 
@@ -94,17 +94,16 @@ def test_robustness_curve(benchmark: Any, perf: Any, pytestconfig: pytest.Config
     if name not in _curve_models(quick):
         pytest.skip("quick mode: mnist_cnn only")
     n, grid = (32, GRID[:3]) if quick else (1000, GRID)
-    steps = 2 if quick else CURVE["steps"]
+    pgd = get_attack("pgd")
+    settings = budget("attack", pgd, 28, quick)  # PGD-10 (2 quick), step 0.25 * eps
     model = perf.model(name, device)
     x, y = zoo.load_dataset("mnist5k", "test")  # the whole test split, not a cycled sample
     x, y = x[:n].to(device), y[:n].to(device)
     case = Case("curve", "robust_accuracy", name, 28, n, device, role, norm="pgd")
-    params = {"attack": "pgd", "eps": grid, "steps": steps, "rel_alpha": CURVE["rel_alpha"],
-              "random_start": True}
+    params = {"attack": "pgd", "eps": grid, **settings}
     if role == "ours":
         def run() -> list[float]:
-            curve = robust_accuracy(model, x, y, attack="pgd", eps=grid, steps=steps,
-                                    rel_alpha=CURVE["rel_alpha"],
+            curve = robust_accuracy(model, x, y, attack="pgd", eps=grid, **settings,
                                     generator=torch.Generator(device).manual_seed(0))
             return list(curve.accuracy)
         counted = model
@@ -116,8 +115,8 @@ def test_robustness_curve(benchmark: Any, perf: Any, pytestconfig: pytest.Config
             with torch.random.fork_rng(devices=[] if device == "cpu" else None):
                 torch.manual_seed(0)
                 for e in grid:
-                    atk = torchattacks.PGD(counted, eps=e, alpha=CURVE["rel_alpha"] * e,
-                                           steps=steps, random_start=True)
+                    atk = torchattacks.PGD(counted, eps=e, random_start=True,
+                                           **resolve(pgd.params, settings, {"eps": e}))
                     right = 0
                     for i in range(0, n, 256):
                         x_adv = atk(x[i:i + 256], y[i:i + 256])
@@ -127,11 +126,6 @@ def test_robustness_curve(benchmark: Any, perf: Any, pytestconfig: pytest.Config
             return accuracy
     accuracy = _time_once(benchmark, case, model.label, run, counted, params)
     benchmark.extra_info.update(eps=grid, robust_accuracy=accuracy)
-
-
-def _occlusion_params(size: int) -> dict[str, int]:
-    window = max(2, size // 7)
-    return {"window": window, "stride": max(1, window // 2)}
 
 
 @pytest.mark.parametrize("role", ["ours", "reference"])
@@ -146,7 +140,8 @@ def test_occlusion_vs_captum_at_its_best(benchmark: Any, perf: Any,
     size = 28 if name == "mnist_cnn" else 32
     model = perf.model(name, device)
     x, y = perf.data(name, size, batch, device)
-    params = _occlusion_params(size)
+    # the suite's window (1/7 of a digit's side), in quick mode too
+    params = budget("attribution", get_method("occlusion"), size, quick=False)
     case = Case("metric", "occlusion_best", name, size, batch, device, role)
     if role == "ours":
         def run() -> torch.Tensor:
