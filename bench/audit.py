@@ -8,64 +8,64 @@ with ``--suite``: the model and its folder are ``[models.*]`` / ``[data.*]`` tab
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import zoo
-from bench.definitions import DataDef, ModelDef, parse_definitions, toml_table, toml_value
-from bench.suite import dataset_of
+from bench.definitions import (
+    DataDef,
+    ModelDef,
+    dataset_of,
+    parse_definitions,
+    toml_table,
+    toml_value,
+)
 from bench.threat import standard_eps
 from bench.user_assets import load_defined_model
 
-GENERATIVE = ["class_model", "neuron_visualisation", "feature_inversion", "deep_dream",
-              "style_transfer"]
+TEMPLATES = Path(__file__).parent / "suites" / "audit"
+#: kinds that aim at the model's layers, left out when hooks cannot see them
+LAYERED_KINDS = ("representation", "gallery")
 
 
 def audit_tasks(
     model: str, *, side: int, num_classes: int, threat: dict[str, float], quick: bool,
     layered: bool = True,
 ) -> list[dict[str, Any]]:
-    """The tasks of an audit of ``model``: the full audit, or a quick smoke version of it.
+    """The tasks of an audit of ``model``: ``suites/audit/full.toml`` or ``quick.toml``,
+    aimed at the model, its eps values scaled to the standard budgets ``threat``, the image
+    sizes set to the model's side.
 
     ``layered``: whether hooks can find the model's convolutional layers. A TorchScript or
     exported graph hides them, so the views and images aimed at a layer are left out (the
     suite's description says so) and only class models are stress-tested.
     """
-    e, e2 = threat["linf"], threat["l2"]
+    template = TEMPLATES / ("quick.toml" if quick else "full.toml")
+    tasks = []
+    for task in tomllib.loads(template.read_text(encoding="utf-8"))["task"]:
+        kind = task.pop("kind")
+        if not layered and kind in LAYERED_KINDS:
+            continue
+        task = {"kind": kind, "model": model, **task}
+        norm = task.pop("eps_scale", None)
+        if norm is not None:
+            for key in ("eps", "eps_grid"):
+                if key in task:
+                    task[key] = _scaled(task[key], threat[norm])
+        if kind == "gallery":
+            task.update(classes_shown=min(num_classes, 10), photo_size=side)
+        if kind == "stress":
+            task["sizes"] = [side]
+            if not layered:
+                task["method"] = "class_model"  # the others aim at a layer
+        tasks.append(task)
+    return tasks
 
-    def pick(quick_value: Any, full_value: Any) -> Any:
-        return quick_value if quick else full_value
 
-    attack = {"steps": pick(5, 20), "rel_alpha": pick(0.4, 0.25), "n": pick(32, 200)}
-    tasks = [
-        {"kind": "representation", "model": model, "n": pick(100, 500)},
-        {"kind": "attribution", "model": model, "n": pick(3, 6)},
-        {"kind": "agreement", "model": model, "n": pick(4, 8)},
-        {"kind": "quality", "model": model, "n": pick(8, 32), "curve_steps": pick(10, 20)},
-        {"kind": "robustness", "model": model,
-         "attack": pick(["fgsm", "pgd"], ["fgsm", "bim", "pgd", "apgd"]),
-         "eps": pick([0.0, e / 2, e], [0.0, e / 4, e / 2, e, 2 * e]), **attack},
-        {"kind": "robustness", "model": model, "attack": "pgd", "norm": "l2",
-         "eps": [0.0, e2 / 2, e2], **attack},
-        {"kind": "examples", "model": model, "attack": "pgd", "eps": e, "n": pick(3, 6),
-         "steps": 10, "rel_alpha": 0.25},
-        {"kind": "fooling", "model": model, "eps": e, "rel_alpha": 0.1,
-         "steps": pick(10, 40)},
-        {"kind": "sanity", "model": model, "eps": e, "eps_grid": [0.0, e / 2, e],
-         "steps": pick(10, 40), "n": pick(16, 128)},
-    ]
-    if not layered:
-        return [t for t in tasks if t["kind"] != "representation"] + [
-            {"kind": "stress", "model": model, "method": "class_model", "sizes": [side],
-             "steps_grid": [pick(2, 5)]}]
-    return tasks + [
-        {"kind": "gallery", "model": model, "classes_shown": min(num_classes, 10),
-         "steps": pick(10, 100), "inversion_steps": pick(10, 200),
-         "dream_steps": pick(2, 10), "style_steps": pick(4, 50), "photo_size": side},
-        {"kind": "stress", "model": model, "method": GENERATIVE, "sizes": [side],
-         "steps_grid": [pick(2, 5)]},
-    ]
+def _scaled(value: float | list[float], budget: float) -> float | list[float]:
+    return [v * budget for v in value] if isinstance(value, list) else value * budget
 
 
 def audit_suite_text(

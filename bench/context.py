@@ -1,4 +1,6 @@
-"""What jobs share within one run: the device, and models and data loaded once and cached."""
+"""What jobs share within one run: the device, models and data loaded once and cached, and the
+few ways jobs pick their inputs (a seeded sample, correctly classified examples, images of a
+given size)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torchvision.transforms.v2 import functional as TF
 
 import zoo
 from bench.definitions import Definitions
@@ -14,6 +17,9 @@ from bench.user_assets import fit_labels, folder_info, load_defined_model, read_
 from zoo.checkpoint import file_sha256
 
 log = logging.getLogger(__name__)
+
+#: the photos colour models are dreamed and stylised on: content first, style texture second
+CONTENT_PHOTO, STYLE_PHOTO = "chelsea", "immunohistochemistry"
 
 
 def resolve_device(device: str) -> torch.device:
@@ -44,6 +50,8 @@ class RunContext:
     _data: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     _hashes: dict[str, str] = field(default_factory=dict)
     _folders: dict[str, zoo.ImageFolderData] = field(default_factory=dict)
+    #: the names shown for a model's classes when its folder names them and it does not
+    _class_names: dict[str, list[str]] = field(default_factory=dict)
     #: models whose weights file was missing and that run with random weights instead
     missing_weights: set[str] = field(default_factory=set)
 
@@ -64,6 +72,25 @@ class RunContext:
             self._models[key] = model
         return self._models[key]
 
+    def model_or_random(self, name: str, weights: str | None = None) -> zoo.Classifier:
+        """The model with its weights; a torchvision model whose weights file is missing runs
+        with random weights instead, and its label says so (a stress test measures cost and
+        numerical health, which random weights still exercise)."""
+        if name in self.missing_weights and weights is None:
+            return self.model(name, "random")
+        try:
+            return self.model(name, weights)
+        except FileNotFoundError as err:
+            if not name.startswith("tv:") or weights is not None:
+                raise
+            log.warning("%s; running %s with random weights", err, name)
+            self.missing_weights.add(name)  # said once per run, not once per job
+            return self.model(name, "random")
+
+    def class_names(self, model: zoo.Classifier) -> list[str]:
+        """The names to show for the model's outputs: its own, or its folder's."""
+        return self._class_names.get(model.name, list(model.class_names))
+
     def _fit_data(self, name: str, model: zoo.Classifier) -> None:
         """Read a user folder for the first model that uses it; a later user must take the
         same input shape and class order."""
@@ -76,7 +103,8 @@ class RunContext:
                 f"[data.{name}] was read at {tuple(folder.x.shape[1:])} for another model, but "
                 f"{model.name!r} takes {model.input_shape}; declare one [data.*] table per "
                 "input size")
-        y, notes = fit_labels(folder, model, name)
+        y, names, notes = fit_labels(folder, model, name)
+        self._class_names[model.name] = names
         if name in self._data:
             if not torch.equal(self._data[name][1].cpu(), y):
                 raise ValueError(f"[data.{name}] maps to other classes for {model.name!r} than "
@@ -124,6 +152,44 @@ class RunContext:
     @staticmethod
     def sample_order(size: int, n: int, seed: int) -> torch.Tensor:
         return torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
+
+    def examples(self, model: zoo.Classifier, dataset: str, n: int, seed: int, *,
+                 candidates: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Up to ``n`` images of distinct classes (0, 1, 2, ...) that the model gets right,
+        searched among ``candidates`` sampled test images.
+
+        An example the model already misclassifies shows nothing about an attack or a map,
+        so those are used only when too few correct ones exist (a random-weight model).
+        """
+        x, y = self.sample(dataset, max(candidates, n), seed)
+        with torch.no_grad():
+            pred = model(x).argmax(dim=1)
+        chosen: list[int] = []
+        for c in range(model.num_classes):
+            hits = ((y == c) & (pred == c)).nonzero().flatten()
+            if len(hits):
+                chosen.append(int(hits[0]))
+            if len(chosen) == n:
+                break
+        rest = [i for i in range(len(x)) if i not in chosen]
+        chosen += rest[: n - len(chosen)]
+        index = torch.tensor(chosen, device=x.device)
+        return x[index], y[index]
+
+    def images_at(self, model: zoo.Classifier, size: int, count: int = 2,
+                  dataset: str | None = None) -> torch.Tensor:
+        """``count`` images at ``size`` for the image methods: photos for colour models (the
+        content photo first, the style texture second), else the model's own test images (a
+        user folder's first images, resized)."""
+        channels = model.input_shape[0]
+        if channels == 3:
+            names = [CONTENT_PHOTO, STYLE_PHOTO, *zoo.PHOTOS][:count]
+            return torch.stack([zoo.load_photo(n, size) for n in names]).to(self.device)
+        if dataset is not None and dataset in self.definitions.data:
+            x = self.dataset(dataset)[0][:count]
+            return TF.resize(x, [size, size], antialias=True).clamp(0, 1)
+        x, _ = zoo.load_dataset(zoo.model_spec(model.name).dataset, "test", size=size)
+        return x[:count].to(self.device)
 
     def generator(self, seed: int) -> torch.Generator:
         """A fresh generator on the run's device, so a job's randomness is its own."""

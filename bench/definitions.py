@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import zoo
 from zoo.checkpoint import file_sha256
 from zoo.datasets import DATASETS as SHIPPED_DATASETS
 from zoo.user_spec import EXPORTED_SUFFIX, SCRIPT_SUFFIXES, is_user_spec
@@ -240,6 +241,32 @@ def _data_def(key: str, table: dict[str, Any], base: Path, where: str) -> DataDe
                                   or per_class < 1):
         raise ValueError(f"{where}: per_class must be a positive integer, got {per_class!r}")
     return DataDef(name=key, root=root, labels_csv=labels, per_class=per_class)
+
+
+def dataset_of(model: str, defs: Definitions | None = None) -> str:
+    """The dataset a model is audited on: its ``[data.*]`` table when the suite declares it,
+    else its training data, or photos for torchvision. Raises for a model no suite can name."""
+    if not isinstance(model, str):
+        raise ValueError(f"model must be a string, got {model!r}")
+    if defs is not None and model in defs.models:
+        definition = defs.models[model]
+        if definition.data is not None:
+            return definition.data
+        if definition.source.startswith("tv:") or definition.source in zoo.list_models():
+            return dataset_of(definition.source)
+        raise ValueError(f"model {model!r} needs images: give it data = \"NAME\" and a "
+                         "[data.NAME] table (an image folder)")
+    if model not in zoo.list_models() and is_user_spec(model):
+        raise ValueError(f"model {model!r} is your own: declare it in a [models.NAME] table "
+                         "(source, data, ...) and name NAME in the task")
+    if model.startswith("tv:"):
+        import torchvision.models as tvm
+
+        arch = model[3:]
+        if arch not in tvm.list_models(module=tvm):
+            raise KeyError(f"unknown torchvision classifier {arch!r} (model {model!r})")
+        return "photos"
+    return zoo.model_spec(model).dataset
 
 
 # --- writing them back: the CLI turns its flags into a suite file the user can keep ----------

@@ -9,7 +9,6 @@ import logging
 from typing import Any
 
 from bench.context import RunContext
-from bench.jobs.gen_params import model_or_random
 from bench.suite import Suite
 from bench.threat import standard_eps
 from zoo.datasets import DATASETS
@@ -36,7 +35,7 @@ def preflight(suite: Suite, ctx: RunContext) -> dict[str, Any]:
             continue
         dataset = job.params.get("dataset")
         try:
-            model = model_or_random(ctx, name, job.params.get("weights"))
+            model = ctx.model_or_random(name, job.params.get("weights"))
         except Exception as err:
             if name in suite.definitions.models:
                 raise PreflightError(f"[models.{name}]: {err}") from err
@@ -50,7 +49,7 @@ def preflight(suite: Suite, ctx: RunContext) -> dict[str, Any]:
             "label": model.label, "source": model.source,
             "parameters": sum(p.numel() for p in model.parameters()),
             "input_size": list(model.input_shape), "num_classes": model.num_classes,
-            "class_names": list(model.class_names), "weights": model.weights,
+            "class_names": ctx.class_names(model), "weights": model.weights,
             "weights_sha256": ctx.weights_sha256(model),
             "random_weights": model.random_weights,
             "outputs_probabilities": model.outputs_probabilities,

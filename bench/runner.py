@@ -17,8 +17,9 @@ from tqdm import tqdm
 
 from bench import env
 from bench.context import RunContext, resolve_device
-from bench.jobs import KINDS
+from bench.kind import get_kind
 from bench.preflight import preflight
+from bench.schema import run_args
 from bench.spec import Job
 from bench.store import Store, db_path, load_meta
 from bench.suite import Suite
@@ -87,7 +88,8 @@ def _run_one(job: Job, ctx: RunContext, store: Store, provenance: dict[str, str]
     """Run and store one job; returns its error message, or ``None`` when it succeeded."""
     start = time.perf_counter()
     try:
-        output = KINDS[job.kind].run(job, ctx)
+        kind = get_kind(job.kind)
+        output = kind(ctx, **run_args(kind, job.params))
         ctx.sync()
         seconds = time.perf_counter() - start
         # rows that cannot be stored fail the job too; the transaction leaves nothing behind

@@ -1,21 +1,13 @@
-"""What a job is: its kind and full config (``Job``), what it produces (``JobOutput``), and
-how a kind declares its parameters (``KindSpec``), so suites can be checked before any run.
-"""
+"""What a job is: its kind and full config (``Job``), and what it produces (``JobOutput``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from bench.context import RunContext
-
-REQUIRED = object()  # marks a parameter without a default in ``KindSpec.params``
 
 
 def canonical_json(obj: object) -> str:
@@ -62,25 +54,3 @@ class JobOutput:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     artifacts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class KindSpec:
-    """A job kind: its parameters and the function that runs one job of it.
-
-    ``params`` maps every allowed key to its default (``REQUIRED`` when it has none).
-    ``expand`` keys may hold a list in a suite and then give one job per value (cartesian
-    product); ``grids`` keys hold a list that stays inside one job. ``uses_data``: the job
-    reads ``n`` images of a dataset, drawn with ``seed``. ``finish`` normalises one expanded
-    config, raises ``ValueError`` for a bad one, or returns ``None`` to drop a combination
-    that does not apply (an attack paired with a norm it lacks).
-    """
-
-    name: str
-    run: Callable[[Job, RunContext], JobOutput]
-    params: Mapping[str, Any]
-    expand: tuple[str, ...] = ()
-    grids: tuple[str, ...] = ()
-    uses_data: bool = True
-    finish: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
-    description: str = ""

@@ -273,11 +273,6 @@ def load_meta(run_dir: str | Path) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
 
 
-def list_artifacts(run_dir: str | Path) -> pd.DataFrame:
-    with closing(_connect_ro(run_dir)) as conn:
-        return pd.read_sql("SELECT job_id, name, length(data) AS bytes FROM artifacts", conn)
-
-
 def load_artifact(run_dir: str | Path, job_id: str, name: str) -> dict[str, np.ndarray]:
     with closing(_connect_ro(run_dir)) as conn:
         row = conn.execute(

@@ -19,8 +19,10 @@ expand as a cartesian product, while grids such as ``eps`` stay inside one job::
 Your own models and image folders are declared in ``[models.NAME]`` and ``[data.NAME]``
 tables (``bench.definitions``) and named by tasks like shipped models.
 
-Unknown keys, kinds, models, attacks and datasets raise ``SuiteError`` naming the file and
-the task, so a typo costs a second rather than a run.
+Which keys a task may give, and how each is checked, is read off the kind's run function and
+the methods it names (``bench.schema``). Unknown keys, kinds, models, attacks and datasets
+raise ``SuiteError`` naming the file and the task, so a typo costs a second rather than a run.
+A suite can also be given as the same structure in a dict (``parse_suite``).
 """
 
 from __future__ import annotations
@@ -29,22 +31,22 @@ import itertools
 import logging
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import bench.kinds  # noqa: F401  (registers the built-in job kinds)
 import zoo
+from bench import schema
 from bench.definitions import Definitions, parse_definitions
-from bench.jobs import KINDS
-from bench.spec import REQUIRED, Job, KindSpec
-from bench.suite_checks import CHECKS, check_dataset, dataset_of
+from bench.kind import Kind, get_kind, list_kinds
+from bench.spec import Job
 
 log = logging.getLogger(__name__)
 
 SUITES_DIR = Path(__file__).parent / "suites"
 TOP_KEYS = ("name", "description", "seed", "models", "data", "task")
-DATA_KEYS = {"dataset": None, "n": REQUIRED, "seed": None}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class SuiteError(ValueError):
@@ -101,7 +103,9 @@ def load_suite(name_or_path: str | Path) -> Suite:
     return parse_suite(raw, path=path, source=source)
 
 
-def parse_suite(raw: dict[str, Any], *, path: Path, source: str = "") -> Suite:
+def parse_suite(raw: Mapping[str, Any], *, path: Path, source: str = "") -> Suite:
+    """A suite from its parsed TOML (or the same structure built in Python); ``path`` names it
+    in errors and is where relative paths start."""
     unknown = sorted(set(raw) - set(TOP_KEYS))
     if unknown:
         raise SuiteError(
@@ -144,39 +148,49 @@ def expand_task(
     """One ``[[task]]`` table -> its jobs, every value checked."""
     if not isinstance(task, dict):
         raise SuiteError(f"{where}: a task must be a table")
-    kind = task.get("kind")
-    if kind not in KINDS:
-        raise SuiteError(f"{where}: unknown job kind {kind!r}; kinds: {', '.join(sorted(KINDS))}")
-    spec = KINDS[kind]
-    where = f"{where} ({kind})"
-    allowed = {**(DATA_KEYS if spec.uses_data else {}), **spec.params}
+    kind_name = task.get("kind")
+    try:
+        kind = get_kind(kind_name)
+    except KeyError:
+        raise SuiteError(f"{where}: unknown job kind {kind_name!r}; kinds: "
+                         f"{', '.join(list_kinds())}") from None
+    where = f"{where} ({kind.name})"
     given = {k: v for k, v in task.items() if k != "kind"}
-    unknown = sorted(set(given) - set(allowed))
+    allowed = schema.allowed_keys(kind)
+    unknown = sorted(set(given) - allowed)
     if unknown:
         raise SuiteError(
             f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
         )
-    params = {k: v for k, v in allowed.items() if v is not None and v is not REQUIRED}
-    params.update(given)
-    if spec.uses_data:
+    params = {**schema.recorded_defaults(kind), **given}
+    if kind.uses_data:
         params.setdefault("seed", seed)
-    missing = sorted(k for k, v in allowed.items() if v is REQUIRED and k not in params)
+    missing = [k for k in schema.required_keys(kind) if k not in params]
     if missing:
         raise SuiteError(f"{where}: missing required key {missing[0]!r}")
+    jobs = _expand(kind, params, where, defs or Definitions())
+    unused = sorted(set(given) - set(kind.params) - {k for job in jobs for k in job.params})
+    if unused:
+        raise SuiteError(f"{where}: {unused[0]!r} is a setting of none of the methods this "
+                         "task runs")
+    return jobs
 
-    expand_keys = [k for k in spec.expand if k in params]
+
+def _expand(kind: Kind, params: dict[str, Any], where: str, defs: Definitions) -> list[Job]:
+    """The cartesian product of the expand keys' lists, each combination checked and fitted
+    to its methods."""
+    expand_keys = [k for k in kind.expand if k in params]
     axes = [_as_list(params.pop(k), k, where) for k in expand_keys]
     jobs = []
     for combo in itertools.product(*axes):
         config = dict(params, **dict(zip(expand_keys, combo, strict=True)))
         try:
-            config = _check_config(config, spec, defs or Definitions())
-            finished = spec.finish(config) if spec.finish else config
+            fitted = schema.fit(kind, schema.check_config(kind, config, defs))
         except (ValueError, KeyError) as err:
             message = err.args[0] if err.args else str(err)
             raise SuiteError(f"{where}: {message}") from None
-        if finished is not None:
-            jobs.append(Job(kind, finished))
+        if fitted is not None:
+            jobs.append(Job(kind.name, fitted))
     if not jobs:
         raise SuiteError(f"{where}: no job applies (check the attack/norm combinations)")
     return jobs
@@ -188,32 +202,3 @@ def _as_list(value: object, key: str, where: str) -> list[Any]:
             raise SuiteError(f"{where}: {key} is an empty list")
         return value
     return [value]
-
-
-def _check_config(config: dict[str, Any], spec: KindSpec, defs: Definitions) -> dict[str, Any]:
-    """Check every value of one expanded job config; returns it normalised."""
-    model = config.get("model")
-    defined = isinstance(model, str) and model in defs.models
-    if defined:
-        # the job id carries the definition, so editing the model's table re-runs its jobs
-        config["definition"] = defs.digest(model)
-        if config.get("weights") is not None:
-            raise ValueError(f"model {model!r} is declared in [models.{model}]; give its "
-                             "weights there, not in the task")
-    if "dataset" in config and config["dataset"] not in defs.data:
-        check_dataset(config["dataset"], "dataset", False)
-    if spec.uses_data and "model" in config:
-        expected = dataset_of(config["model"], defs)
-        given = config.setdefault("dataset", expected)
-        if given != expected:
-            raise ValueError(f"model {config['model']!r} is audited on {expected!r}, not {given!r}")
-    out = {}
-    for key, value in config.items():
-        if defined and key in ("model", "dataset", "definition"):
-            out[key] = value  # checked above against the suite's own tables
-            continue
-        check = CHECKS.get(key)
-        if check is None:
-            raise ValueError(f"parameter {key!r} has no checker (a bug in kind {spec.name!r})")
-        out[key] = check(value, key, key in spec.grids)
-    return out

@@ -22,7 +22,6 @@ STATS = ("min", "max", "mean", "median", "stddev", "rounds", "iqr")
 KEYS = ("role", "family", "method", "model", "size", "batch", "device", "dtype", "threads",
         "passes", "grad_passes", "params", "torch_version")
 INT_KEYS = ("size", "batch", "threads", "passes", "grad_passes", "rounds")
-ROLES = ("ours", "reference", "floor")
 _OWN = ("name", "fullname", "group", *STATS, "machine", "datetime")
 
 

@@ -71,34 +71,34 @@ def _check_fits(definition: DataDef, shape: tuple[int, int, int]) -> None:
 
 def fit_labels(
     folder: zoo.ImageFolderData, model: zoo.Classifier, data_name: str
-) -> tuple[torch.Tensor, list[str]]:
-    """The folder's labels in the model's class order, and notes for the report.
+) -> tuple[torch.Tensor, list[str], list[str]]:
+    """The folder's labels in the model's class order, the class names to show for the model,
+    and notes for the report; the model itself is left as it is.
 
     - Every folder class named among the model's classes: labels follow the model's indices
       (an ImageNet model audited on a folder of a few of its classes; integer CSV labels
       match the default names "0".."K-1").
     - Otherwise the folder must have exactly as many classes as the model has outputs, taken
-      in sorted folder order; a model without names of its own takes the folder's.
+      in sorted folder order; a model without names of its own is shown with the folder's.
     - Anything else is a ``ValueError`` saying both counts, before any job runs.
     """
     notes: list[str] = []
     own = model.class_names
     if all(name in own for name in folder.class_names):
         index = torch.tensor([own.index(name) for name in folder.class_names])
-        return index[folder.y], notes
+        return index[folder.y], list(own), notes
     if len(folder.class_names) != model.num_classes:
         raise ValueError(
             f"[data.{data_name}] has {len(folder.class_names)} classes "
             f"({', '.join(folder.class_names[:5])}) but model {model.name!r} has "
             f"{model.num_classes} outputs, and the names do not match the model's classes; "
             "give the model class_names, or a folder with one sub-folder per output")
-    if has_own_names(model):
-        notes.append(
-            f"the folder's class names ({', '.join(folder.class_names[:3])}, ...) are not "
-            f"the model's ({', '.join(own[:3])}, ...): folder class i is taken as output i")
-    else:
-        model.class_names = list(folder.class_names)
-    return folder.y.clone(), notes
+    if not has_own_names(model):
+        return folder.y.clone(), list(folder.class_names), notes
+    notes.append(
+        f"the folder's class names ({', '.join(folder.class_names[:3])}, ...) are not "
+        f"the model's ({', '.join(own[:3])}, ...): folder class i is taken as output i")
+    return folder.y.clone(), list(own), notes
 
 
 def folder_info(definition: DataDef, folder: zoo.ImageFolderData,

@@ -1,8 +1,11 @@
 """``build_report(run_dir)``: the run's store -> one self-contained ``RUN_DIR/index.html``.
 
-The page renders what ``bench`` stored and never runs a model. Figures are embedded as
-base64 PNG, CSS is inline, and jinja2 escapes every string that came from a suite or a
-store, so a suite description cannot inject markup.
+The page is put together here: the run's facts, the audit card, then each registered job
+kind's section (``bench.kind.Section``: its rows in, its template fragment out) in
+registration order, then the timings and the suite file. It renders what ``bench`` stored
+and never runs a model. Figures are embedded as base64 PNG, CSS is inline, and jinja2
+escapes every string that came from a suite or a store, so a suite description cannot
+inject markup.
 """
 
 from __future__ import annotations
@@ -13,18 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, DictLoader, Environment, PackageLoader, select_autoescape
 
+import bench.kinds  # noqa: F401  (registers the built-in job kinds)
+from bench.kind import KINDS, ArtifactLoader
 from bench.store import load, load_artifact, load_jobs, load_meta, load_perf
-from reports import card, sections
+from reports import card
+from reports.timing import timing_section
 
 log = logging.getLogger(__name__)
 FILENAME = "index.html"
 
 
 def _environment() -> Environment:
+    fragments = {_fragment(k.name): k.section.template for k in KINDS if k.section}
     env = Environment(
-        loader=PackageLoader("reports", "templates"),
+        loader=ChoiceLoader([PackageLoader("reports", "templates"), DictLoader(fragments)]),
         autoescape=select_autoescape(["html"], default_for_string=True, default=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -32,6 +39,25 @@ def _environment() -> Environment:
     env.filters["pct"] = _pct
     env.filters["num"] = _num
     return env
+
+
+def _fragment(kind: str) -> str:
+    return f"kinds/{kind}.html"
+
+
+def kind_sections(df: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
+    """Every registered kind's section, in registration order: its name (the anchor), title,
+    link text, what its ``build`` made of its rows (falsy: nothing to show) and template."""
+    out = []
+    for kind in KINDS:
+        if kind.section is None:
+            continue
+        rows = df[df["kind"] == kind.name]
+        out.append({"name": kind.name, "title": kind.section.title,
+                    "nav": kind.section.nav or kind.section.title,
+                    "data": kind.section.build(rows, artifact),
+                    "template": _fragment(kind.name)})
+    return out
 
 
 def _pct(value: object, digits: int = 1) -> str:
@@ -103,19 +129,8 @@ def build_report(run_dir: str | Path) -> Path:
     context = {
         "run": header(meta, jobs, suite_ids),
         "card": card.card_context(card.build_card(meta, jobs, df, artifact)),
-        "representation": sections.representation_section(df, artifact),
-        "attribution": sections.attribution_section(df, artifact),
-        "agreement": sections.agreement_section(df),
-        "quality": sections.quality_section(df, artifact),
-        "generative": sections.generative_section(df, artifact),
-        "stress": sections.stress_section(df),
-        "toy": sections.toy_section(df),
-        "dimension": sections.dimension_section(df),
-        "robustness": sections.robustness_section(df),
-        "examples": sections.examples_section(df, artifact),
-        "fooling": sections.fooling_section(df, artifact),
-        "sanity": sections.sanity_section(df),
-        "timing": sections.timing_section(perf),
+        "sections": kind_sections(df, artifact),
+        "timing": timing_section(perf),
         "run_dir": str(run_dir),
         # a run of `auditbench run --model`: perf times its own model through its suite file
         "perf_suite": str(run_dir / "audit.toml") if (run_dir / "audit.toml").is_file() else "",

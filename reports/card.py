@@ -23,6 +23,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.kinds.quality import KIND as QUALITY
+from bench.kinds.quality.job import (
+    DELETION_AUC,
+    INSERTION_AUC,
+    MASS_INSIDE_MASK,
+    POINTING_GAME,
+    RANDOMISATION_PASSED,
+    SEGMENTATION_IOU,
+    UNIFORM_BASELINE,
+)
+from bench.kinds.robustness import KIND as ROBUSTNESS
+from bench.kinds.robustness.job import CLEAN_ACCURACY
+from bench.kinds.sanity import KIND as SANITY
+from bench.kinds.sanity.job import PASSED
 from bench.store import load, load_artifact, load_jobs, load_meta
 from reports.card_common import (
     EPS_TOL,
@@ -64,9 +78,9 @@ __all__ = [
     "format_eps",
 ]
 
-QUALITY_METRICS = ("deletion_auc", "insertion_auc", "mass_inside_mask", "pointing_game",
-                   "segmentation_iou")
-BASELINE = "uniform baseline"
+QUALITY_METRICS = (DELETION_AUC, INSERTION_AUC, MASS_INSIDE_MASK, POINTING_GAME,
+                   SEGMENTATION_IOU)
+BASELINE = UNIFORM_BASELINE
 FORMATS = ("md", "json")
 
 
@@ -154,7 +168,7 @@ def _model_entry(
     hashes = hashes[hashes != ""]
     dataset = info.get("dataset") or _first(
         c.get("dataset") for c in model_jobs["config"] if isinstance(c.get("dataset"), str))
-    rob = rows[rows["kind"] == "robustness"]
+    rob = rows[rows["kind"] == ROBUSTNESS.name]
     threat = info.get("threat") or {}
     robust = [robust_entry(rob, norm, float(eps), artifact)
               for norm, eps in _ordered(threat) if is_number(eps)]
@@ -177,9 +191,9 @@ def _model_entry(
         "clean": _clean_entry(rob),
         "robust": robust,
         "robust_note": None if robust else "no standard eps recorded",
-        "sanity": _sanity_entry(rows[rows["kind"] == "sanity"]),
-        "attribution": _attribution_entries(rows[rows["kind"] == "quality"]),
-        "mask_baseline": _mask_baseline(rows[rows["kind"] == "quality"]),
+        "sanity": _sanity_entry(rows[rows["kind"] == SANITY.name]),
+        "attribution": _attribution_entries(rows[rows["kind"] == QUALITY.name]),
+        "mask_baseline": _mask_baseline(rows[rows["kind"] == QUALITY.name]),
         "cost": {
             "seconds": _sum(model_jobs.loc[model_jobs["status"] == "done", "seconds"]),
             "jobs_done": int((model_jobs["status"] == "done").sum()),
@@ -241,7 +255,7 @@ def _warnings(entry: dict[str, Any]) -> list[str]:
 
 def _clean_entry(rob: pd.DataFrame) -> dict[str, Any] | None:
     """Clean accuracy of the robustness job with the largest sample."""
-    clean = rob[rob["metric"] == "clean_accuracy"].dropna(subset=["value"])
+    clean = rob[rob["metric"] == CLEAN_ACCURACY].dropna(subset=["value"])
     if clean.empty:
         return None
     n = pd.to_numeric(column(clean, "n"), errors="coerce").fillna(-1)
@@ -250,7 +264,7 @@ def _clean_entry(rob: pd.DataFrame) -> dict[str, Any] | None:
 
 
 def _sanity_entry(sanity: pd.DataFrame) -> dict[str, Any] | None:
-    passed = sanity[sanity["metric"] == "passed"]
+    passed = sanity[sanity["metric"] == PASSED]
     if passed.empty:
         return None
     names = column(passed, "check").fillna("?").astype(str)
@@ -267,7 +281,7 @@ def _attribution_entries(quality: pd.DataFrame) -> list[dict[str, Any]]:
             "method": str(row["method"]), "randomisation_passed": None,
             **{m: None for m in QUALITY_METRICS}})
         value = as_float(row["value"])
-        if row["metric"] == "randomisation_passed" and entry["randomisation_passed"] is None:
+        if row["metric"] == RANDOMISATION_PASSED and entry["randomisation_passed"] is None:
             entry["randomisation_passed"] = None if value is None else value > 0.5
         elif row["metric"] in QUALITY_METRICS and entry[row["metric"]] is None:
             entry[row["metric"]] = value
@@ -276,7 +290,7 @@ def _attribution_entries(quality: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _mask_baseline(quality: pd.DataFrame) -> float | None:
     base = quality[(column(quality, "method") == BASELINE)
-                   & (quality["metric"] == "mass_inside_mask")]
+                   & (quality["metric"] == MASS_INSIDE_MASK)]
     return as_float(base["value"].iloc[0]) if len(base) else None
 
 

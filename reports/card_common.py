@@ -8,12 +8,12 @@ here so that neither has to import the other at module load.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-ArtifactLoader = Callable[[str, str], dict[str, np.ndarray]]
+from bench.kind import ArtifactLoader  # noqa: F401  (re-exported for the card's modules)
+
 EPS_TOL = 1e-6  # a suite's eps grid may spell 8/255 as a decimal
 NORM_ORDER = ("linf", "l2", "l1")
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.kinds.robustness.job import PER_EXAMPLE, ROBUST_ACCURACY
 from reports.card_common import (
     EPS_TOL,
     ArtifactLoader,
@@ -23,7 +24,7 @@ from reports.card_common import (
 
 def _jobs_at(rob: pd.DataFrame, norm: str, eps: float) -> list[dict[str, Any]]:
     """The robustness jobs of one norm whose eps grid holds ``eps``, with their value there."""
-    curve = rob[(rob["metric"] == "robust_accuracy") & (column(rob, "norm") == norm)]
+    curve = rob[(rob["metric"] == ROBUST_ACCURACY) & (column(rob, "norm") == norm)]
     out = []
     for job_id, job in curve.groupby("job_id", sort=False):
         at = job[(pd.to_numeric(column(job, "eps"), errors="coerce") - eps).abs() <= EPS_TOL]
@@ -49,7 +50,7 @@ def robust_entry(
                              "dataset": None, "seed": None, "note": None}
     found = _jobs_at(rob, norm, eps)
     if not found:
-        curve = rob[(rob["metric"] == "robust_accuracy") & (column(rob, "norm") == norm)]
+        curve = rob[(rob["metric"] == ROBUST_ACCURACY) & (column(rob, "norm") == norm)]
         ran = sorted({float(e) for e in pd.to_numeric(column(curve, "eps"),
                                                       errors="coerce").dropna()
                       if e > 0})
@@ -103,7 +104,7 @@ def _per_example(
     out = {}
     for job in group:
         try:
-            art = artifact(job["job_id"], "per_example")
+            art = artifact(job["job_id"], PER_EXAMPLE)
         except KeyError:
             return None
         grid = np.asarray(art.get("eps", []), dtype=np.float64)

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from bench.figures import PALETTE, house_style, to_data_uri
 from bench.timing import add_ratios, ours_table
-from reports.plotting import PALETTE, house_style, to_data_uri
 
 DEVICE_TITLES = {"cpu": "CPU", "cuda": "GPU (CUDA)"}
 # ratio cells: near the floor is as fast as the passes allow

@@ -7,10 +7,11 @@ import pytest
 
 import zoo
 from attribution import list_methods
-from bench.jobs.method_params import last_conv, resolve_methods
+from bench.kinds.attribution_calls import resolve_methods
 from bench.runner import run_suite
 from bench.store import load, load_artifact, load_jobs
 from bench.suite import Suite, SuiteError, parse_suite
+from zoo.layers import last_conv
 
 SUITE = """
 name = "attr"
@@ -123,3 +124,4 @@ def test_representation_job_stores_every_view(tmp_path: Path) -> None:
     assert art["occlusion"].shape == (3, 11, 11) and (art["occlusion"] <= 1).all()
     assert art["occluded_activations"].shape == (32, 11, 11)  # net.1 has 32 channels
     assert list(art["layers"]) == ["net.1", "net.4"]
+    assert art["filters"].shape == (32, 1, 5, 5)  # raw weights: the section scales them

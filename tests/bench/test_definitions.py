@@ -128,7 +128,8 @@ def test_context_reads_the_folder_at_the_models_size_with_its_names(tmp_path: Pa
     x, y = ctx.dataset("pics")  # loads the model first, then the folder at its size
     assert x.shape == (6, 3, 16, 16) and y.tolist() == [0, 0, 0, 1, 1, 1]
     model = ctx.model("net")
-    assert model.name == "net" and model.class_names == ["ant", "bee"]
+    assert model.name == "net" and ctx.class_names(model) == ["ant", "bee"]
+    assert model.class_names == ["0", "1"]  # the model itself is left as it was loaded
     assert ctx.data_info["pics"]["images"] == 6
     # one file per class left out by the sample: counted, not listed as a problem
     assert ctx.data_info["pics"]["skipped"] == []
@@ -285,7 +286,7 @@ def test_flat_folder_with_a_labels_csv_relative_to_the_suite(tmp_path: Path) -> 
     ctx = RunContext(torch.device("cpu"), definitions=suite.definitions)
     x, y = ctx.dataset("pics")
     # classes are the sorted names; images come class by class, files sorted within each
-    assert ctx.model("net").class_names == ["ant", "bee"]
+    assert ctx.class_names(ctx.model("net")) == ["ant", "bee"]
     assert y.tolist() == [0, 0, 0, 1, 1] and x.shape == (5, 3, 16, 16)
 
 
@@ -299,7 +300,7 @@ def test_two_models_share_a_folder_only_at_one_size(tmp_path: Path) -> None:
                     'model = ["a", "b", "c"]\nattack = "fgsm"\neps = [0.0]\nn = 2\n')
     suite = load_suite(path)
     ctx = RunContext(torch.device("cpu"), definitions=suite.definitions)
-    assert ctx.model("a").class_names == ctx.model("b").class_names == ["ant", "bee"]
+    assert ctx.class_names(ctx.model("a")) == ctx.class_names(ctx.model("b")) == ["ant", "bee"]
     with pytest.raises(ValueError, match=r"was read at \(3, 16, 16\) for another model, but "
                                          r"'c' takes \(3, 24, 24\)"):
         ctx.model("c")

@@ -9,13 +9,14 @@ import torch
 
 import zoo
 from bench.context import RunContext
-from bench.jobs.gen_params import accepts_size, model_or_random, style_layers
-from bench.jobs.stress import _run_rows
+from bench.kinds.stress.aim import aim
+from bench.kinds.stress.job import _run_rows
 from bench.memory import PeakMemory
 from bench.runner import run_suite
 from bench.store import load, load_artifact, load_jobs
 from bench.suite import Suite, SuiteError, parse_suite
 from generative import GenResult
+from zoo.layers import accepts_size, middle_layer, style_layers
 
 SUITE = """
 name = "gen"
@@ -64,6 +65,23 @@ def test_layer_choices_and_size_probe() -> None:
     assert not accepts_size(mnist, 1, 20)  # its fully connected head wants 28 x 28
 
 
+def test_aim_gives_each_input_kind_its_arguments() -> None:
+    shapes, mnist = zoo.load_model("shapes_cnn").eval(), zoo.load_model("mnist_cnn").eval()
+    photos = torch.rand(2, 3, 32, 32)
+    args, kwargs = aim("class_model", shapes, photos, steps=3)
+    assert args == [[0]] and kwargs == {"steps": 3, "shape": (3, 32, 32)}
+    args, _ = aim("neuron_visualisation", shapes, photos)
+    assert args == [middle_layer(shapes), [0]]
+    args, kwargs = aim("deep_dream", shapes, photos, layer="net.1")
+    assert args[0].shape == (1, 3, 32, 32) and args[1] == "net.1" and kwargs == {"octaves": 3}
+    # mnist_cnn's fully connected head runs at 28 px only: one octave
+    _, kwargs = aim("deep_dream", mnist, torch.rand(2, 1, 28, 28))
+    assert kwargs == {"octaves": 1}
+    args, kwargs = aim("style_transfer", shapes, photos)
+    assert [a.shape[0] for a in args] == [1, 1]
+    assert (kwargs["content_layer"], kwargs["style_layers"]) == style_layers(shapes)
+
+
 def test_missing_torchvision_weights_fall_back_to_labelled_random(monkeypatch) -> None:
     ctx = RunContext(torch.device("cpu"))
     real = RunContext.model
@@ -74,12 +92,12 @@ def test_missing_torchvision_weights_fall_back_to_labelled_random(monkeypatch) -
         return real(self, name, weights)
 
     monkeypatch.setattr(RunContext, "model", no_file)
-    model = model_or_random(ctx, "tv:resnet18", None)
+    model = ctx.model_or_random("tv:resnet18")
     assert model.random_weights and model.label == "tv:resnet18 (random weights)"
     assert ctx.missing_weights == {"tv:resnet18"}
-    assert model_or_random(ctx, "tv:resnet18", None) is model  # no second attempt
+    assert ctx.model_or_random("tv:resnet18") is model  # no second attempt
     with pytest.raises(FileNotFoundError):  # only torchvision models fall back
-        model_or_random(ctx, "shapes_cnn", None)
+        ctx.model_or_random("shapes_cnn")
 
 
 def test_a_run_that_blew_up_is_reported_with_its_step() -> None:

@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 import zoo
-from bench.cli import main
+from auditbench.cli import main
 from bench.store import load, load_jobs, load_meta, load_perf
 
 PHOTO_CLASSES = ("cat", "coffee", "rocket")

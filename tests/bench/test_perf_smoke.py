@@ -9,12 +9,18 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Literal
+
+import pytest
+import torch
+from torch import nn
 
 import attacks
 import attribution
 import generative
 from attribution import reference as captum_reference
 from bench.perf import cases
+from zoo.params import Iterations, LayerName, NonNegative, Work
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"role", "family", "method", "model", "size", "batch", "device", "dtype", "threads",
@@ -23,11 +29,35 @@ REGISTRIES = {"attack": attacks.list_attacks, "attribution": attribution.list_me
               "generative": generative.list_methods}
 
 
-def test_every_registered_method_has_perf_params() -> None:
-    for family, lister in REGISTRIES.items():
-        missing = sorted(set(lister()) - set(cases.PARAMS[family]))
-        assert not missing, (f"{family} methods {missing} have no perf budget: add them to "
-                             f"PARAMS[{family!r}] in bench/perf/cases.py")
+def test_every_registered_method_gets_its_settings_from_its_signature() -> None:
+    for family in cases.FAMILIES:
+        for name in cases.registered(family):
+            info = cases.method(family, name)
+            for quick, work in ((False, cases.WORK[family]), (True, cases.QUICK_WORK)):
+                given = cases.budget(family, info, 28, quick)
+                for key, param in info.settings.items():
+                    if param.has(Work):
+                        assert given[key] == work, (name, key)
+                    elif param.required and not param.has(LayerName):  # a layer: per model
+                        assert key in given or param.relative.name in given, (name, key)
+    occlusion = cases.method("attribution", "occlusion")
+    assert cases.budget("attribution", occlusion, 28, False) == occlusion.suite_defaults
+    scaled = cases.budget("attribution", occlusion, 64, False)  # windows grow with the image
+    assert scaled == {k: 2 * v for k, v in occlusion.suite_defaults.items()}
+
+
+def odd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: NonNegative,
+        mode: Literal["a", "b"], steps: Iterations) -> torch.Tensor:
+    return x
+
+
+def test_a_required_setting_without_a_budget_rule_fails_naming_it() -> None:
+    attacks.register("odd_attack", paper="none")(odd)
+    try:
+        with pytest.raises(KeyError, match="odd_attack's required setting 'mode'"):
+            cases.cases("attack", quick=True, devices=["cpu"])
+    finally:
+        attacks.registry.unregister("odd_attack")
 
 
 def test_perf_suite_quick_covers_every_method(tmp_path: Path) -> None:

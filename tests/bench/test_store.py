@@ -5,6 +5,7 @@ failed jobs recorded, resume without duplicates, also after a crash mid-run.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,9 @@ import numpy as np
 import pytest
 
 from bench.context import RunContext
-from bench.jobs import KINDS
+from bench.kind import KINDS, register_kind
 from bench.runner import run_suite
-from bench.spec import Job, JobOutput, KindSpec
+from bench.spec import Job, JobOutput
 from bench.store import Store, load, load_artifact, load_jobs
 from bench.suite import parse_suite
 
@@ -30,8 +31,7 @@ CALLS: list[int] = []
 BEHAVIOUR: dict[int, type[BaseException]] = {}
 
 
-def fake_run(job: Job, ctx: RunContext) -> JobOutput:
-    steps = job.params["steps"]
+def fake_run(ctx: RunContext, *, steps: int) -> JobOutput:
     CALLS.append(steps)
     if steps in BEHAVIOUR:
         raise BEHAVIOUR[steps](f"job with steps={steps} broke")
@@ -40,11 +40,14 @@ def fake_run(job: Job, ctx: RunContext) -> JobOutput:
 
 
 @pytest.fixture
-def fake_kind(monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = KindSpec("fake", fake_run, {"steps": None}, expand=("steps",), uses_data=False)
-    monkeypatch.setitem(KINDS, "fake", spec)
+def fake_kind() -> Iterator[None]:
+    register_kind("fake", run=fake_run, expand=("steps",))
     CALLS.clear()
     BEHAVIOUR.clear()
+    try:
+        yield
+    finally:
+        KINDS.remove("fake")
 
 
 def fake_suite(steps: list[int]) -> Any:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import auditbench.commands.perf as cli_perf
 import bench
-import bench.cli_perf as cli_perf
-from bench.cli import main
+from auditbench.cli import main
 from bench.store import Store, load, load_jobs, load_perf, write_perf
 from bench.timing import add_ratios, compare, load_benchmarks, machine_id, ours_table
 

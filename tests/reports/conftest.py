@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
+from auditbench.cli import main
 from bench.runner import run_suite
 from bench.suite import load_suite
 from reports import build_report

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 import zoo
-from bench.cli import main
-from bench.jobs import KINDS
+from auditbench.cli import main
+from bench.kind import list_kinds
 from bench.store import load, load_jobs
 from reports import build_report
 
-SECTIONS = ("run", "representation", "attribution", "agreement", "quality", "generative",
+SECTIONS = ("run", "representation", "attribution", "agreement", "quality", "gallery",
             "stress", "toy", "dimension", "robustness", "examples", "fooling", "sanity",
             "timing")
 
@@ -32,7 +32,7 @@ def section_of(html: str, section: str) -> str:
 def test_quick_run_stores_every_kind_and_no_failure(quick_run: Path) -> None:
     assert (quick_run / "results.sqlite").is_file()
     df = load(quick_run)
-    assert set(df["kind"]) == set(KINDS)
+    assert set(df["kind"]) == set(list_kinds())
     jobs = load_jobs(quick_run)
     assert set(jobs["status"]) == {"done"}, jobs.loc[jobs["status"] != "done", "error"]
     assert (jobs["seconds"] > 0).all()
@@ -66,7 +66,7 @@ def test_every_section_is_filled_and_self_contained(quick_run: Path) -> None:
     # 2x2 representation figures, 2 attribution grids, 1 quality figure, dimension, 2 norms,
     # 3 example grids, 1 fooling grid, at least 1 gallery figure, 1 stress figure
     assert len(images) >= 16
-    assert len(re.findall(IMAGE, section_of(html, "generative"))) >= 1
+    assert len(re.findall(IMAGE, section_of(html, "gallery"))) >= 1
     assert len(re.findall(IMAGE, section_of(html, "stress"))) == 1
     assert not re.search(r"(src|href)=\"(?!data:|#)", html)  # nothing loaded from elsewhere
     assert "http://" not in html and "https://" not in html

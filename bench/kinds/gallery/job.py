@@ -1,0 +1,207 @@
+"""The lecture's images made by optimisation, for one model: class models per class with and
+without each of Yosinski et al.'s regularisers, channel visualisations at a shallow and a deep
+layer, inversions of one image from every depth, a dream and a stylised photo. Each part is a
+function of its own; ``run`` calls those the job asks for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+import numpy as np
+import torch
+
+import zoo
+from bench.context import CONTENT_PHOTO, STYLE_PHOTO, RunContext
+from bench.schema import Dataset, Model
+from bench.spec import JobOutput
+from generative import GenResult
+from generative.class_model import class_model
+from generative.deep_dream import deep_dream
+from generative.inversion import inversion_by_depth
+from generative.neuron import neuron_visualisation
+from generative.registry import METHODS
+from generative.regularisers import ContributionClip, GaussianBlur, Jitter, L2Decay, NormClip
+from generative.style_transfer import style_transfer
+from zoo.layers import accepts_size, layers_for, style_layers
+from zoo.params import PositiveInt
+
+Part = Literal["class_models", "neurons", "inversion", "dream", "style"]
+PARTS: tuple[str, ...] = get_args(Part)
+CHANNELS = 6  # channels shown per layer
+ARTIFACT = "gallery"  # the one artifact: every image, trace and name the section draws
+
+# the ``method`` column of the rows
+CLASS_MODEL = "class_model"
+NEURON = "neuron_visualisation"
+INVERSION = "feature_inversion"
+DREAM = "deep_dream"
+STYLE = "style_transfer"
+
+# metrics
+TARGET_PROBABILITY = "target_probability"  # class models: mean over classes
+TARGET_PROBABILITY_MIN = "target_probability_min"
+FINITE = "finite"
+IMPROVED = "improved"
+FEATURE_ERROR = "feature_error"  # inversion, per depth
+PIXEL_ERROR = "pixel_error"
+FINAL_LOSS = "final_loss"  # style transfer, per optimizer
+EVALUATIONS = "evaluations"
+
+
+@dataclass
+class Gallery:
+    """What one job collects: its rows and arrays, and what every part starts from."""
+
+    ctx: RunContext
+    net: zoo.Classifier
+    seed: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    art: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def row(self, **values: Any) -> None:
+        self.rows.append({"model_label": self.net.label, **values})
+
+    def generator(self) -> torch.Generator:
+        """A fresh generator per optimisation, so each part's images depend on the seed only."""
+        return self.ctx.generator(self.seed)
+
+    def keep_losses(self, prefix: str, result: GenResult) -> None:
+        self.art[f"{prefix}_losses"] = result.losses.numpy()
+
+    def photo(self, name: str, side: int) -> torch.Tensor:
+        return zoo.load_photo(name, side).unsqueeze(0).to(self.ctx.device)
+
+
+def run(
+    ctx: RunContext,
+    *,
+    model: Model,
+    weights: str | None = None,
+    dataset: Dataset,
+    n: PositiveInt = 1,
+    seed: int,
+    parts: Sequence[Part] = PARTS,
+    classes_shown: PositiveInt = 10,
+    steps: PositiveInt = 100,
+    inversion_steps: PositiveInt = 200,
+    dream_steps: PositiveInt = 10,
+    style_steps: PositiveInt = 50,
+    photo_size: PositiveInt = 96,
+) -> JobOutput:
+    """``n`` is recorded in the config only: the inversion inverts one image. Dream and style
+    need a colour model that runs at ``photo_size``; others skip them."""
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ValueError(f"unknown gallery part {unknown[0]!r}; parts: {', '.join(PARTS)}")
+    net = ctx.model_or_random(model, weights)
+    g = Gallery(ctx, net, seed)
+    g.art["class_names"] = np.array(ctx.class_names(net), dtype=str)
+    if "class_models" in parts:
+        class_models(g, classes_shown, steps)
+    if set(parts) - {"class_models"}:
+        layers = layers_for(net)
+        if "neurons" in parts:
+            neurons(g, [layers[0], layers[-1]], steps)
+        if "inversion" in parts:
+            inversion(g, dataset, layers, inversion_steps)
+        photos = net.input_shape[0] == 3 and accepts_size(net, 3, photo_size)
+        if "dream" in parts and photos:
+            dream(g, photo_size, layers[len(layers) // 2], dream_steps)
+        if "style" in parts and photos:
+            style(g, photo_size, style_steps)
+    return JobOutput(g.rows, {ARTIFACT: g.art})
+
+
+def regulariser_variants(side: int) -> dict[str, tuple[Any, ...]]:
+    """No regulariser, each alone, and all together; strengths scaled to the image side
+    (Yosinski et al. tuned theirs for 227 px images)."""
+    pieces = {
+        "l2_decay": L2Decay(0.01),
+        "blur": GaussianBlur(sigma=max(0.5, side / 64), every=4),
+        "norm_clip": NormClip(20.0),
+        "contribution_clip": ContributionClip(20.0),
+        "jitter": Jitter(max(1, side // 16)),
+    }
+    return {"none": (), **{k: (v,) for k, v in pieces.items()}, "all": tuple(pieces.values())}
+
+
+def class_models(g: Gallery, classes_shown: int, steps: int) -> None:
+    """One image per class for each regulariser variant, and how sure the model is of each."""
+    net = g.net
+    classes = list(range(min(net.num_classes, classes_shown)))
+    images, losses, names = [], [], []
+    for name, regs in regulariser_variants(net.input_shape[-1]).items():
+        result = class_model(net, classes, steps=steps, regularisers=regs,
+                             generator=g.generator())
+        with torch.no_grad():
+            prob = net(result.image).softmax(dim=1)[torch.arange(len(classes)), classes]
+        images.append(result.image.cpu().numpy())
+        losses.append(result.losses.numpy())
+        names.append(name)
+        for metric, value in ((TARGET_PROBABILITY, float(prob.mean())),
+                              (TARGET_PROBABILITY_MIN, float(prob.min())),
+                              (FINITE, float(result.finite)),
+                              (IMPROVED, float(result.improved))):
+            g.row(method=CLASS_MODEL, variant=name, metric=metric, value=value)
+    g.art.update(class_models=np.stack(images), class_losses=np.stack(losses),
+                 class_variants=np.array(names, dtype=str))
+
+
+def neurons(g: Gallery, layers: list[str], steps: int) -> None:
+    """The first ``CHANNELS`` channels of each layer, visualised."""
+    images = []
+    for i, layer in enumerate(layers):
+        result = neuron_visualisation(g.net, layer, list(range(CHANNELS)), steps=steps,
+                                      regularisers=(Jitter(1),), generator=g.generator())
+        images.append(result.image.cpu().numpy())
+        g.keep_losses(f"neuron_{i}", result)
+        g.row(method=NEURON, layer=layer, metric=IMPROVED, value=float(result.improved))
+    g.art.update(neurons=np.stack(images), neuron_layers=np.array(layers, dtype=str))
+
+
+def inversion(g: Gallery, dataset: str, layers: list[str], steps: int) -> None:
+    """One test image reconstructed from its code at every layer, from the same start."""
+    x, _ = g.ctx.sample(dataset, 1, g.seed)
+    depths = inversion_by_depth(g.net, x, layers, steps=steps, generator=g.generator())
+    g.art.update(
+        inversion_original=x[0].cpu().numpy(),
+        inversions=np.stack([d.result.image[0].cpu().numpy() for d in depths]),
+        inversion_layers=np.array([d.layer for d in depths], dtype=str),
+        inversion_losses=np.stack([d.result.losses.numpy() for d in depths]),
+    )
+    for depth, d in enumerate(depths):
+        for metric, value in ((FEATURE_ERROR, d.feature_error), (PIXEL_ERROR, d.pixel_error)):
+            g.row(method=INVERSION, layer=d.layer, depth=depth, metric=metric, value=value)
+
+
+def dream(g: Gallery, side: int, layer: str, steps: int) -> None:
+    """The content photo dreamed at ``layer``."""
+    source = g.photo(CONTENT_PHOTO, side)
+    result = deep_dream(g.net, source, layer, steps=steps, generator=g.generator())
+    g.art.update(dream_source=source[0].cpu().numpy(), dream=result.image[0].cpu().numpy(),
+                 dream_layer=np.array([layer], dtype=str))
+    g.keep_losses("dream", result)
+    g.row(method=DREAM, layer=layer, metric=FINITE, value=float(result.finite))
+
+
+def style(g: Gallery, side: int, steps: int) -> None:
+    """The content photo in the style photo's manner, once per optimizer style transfer
+    takes, from the same start."""
+    content, style_image = g.photo(CONTENT_PHOTO, side), g.photo(STYLE_PHOTO, side)
+    content_layer, styles = style_layers(g.net)
+    for optimizer in METHODS.get(STYLE).optimizers:
+        result = style_transfer(g.net, content, style_image, content_layer=content_layer,
+                                style_layers=styles, optimizer=optimizer, steps=steps,
+                                generator=g.generator())
+        g.art[f"style_{optimizer}"] = result.image[0].cpu().numpy()
+        g.keep_losses(f"style_{optimizer}", result)
+        for term, trace in result.terms.items():
+            g.art[f"style_{optimizer}_{term}"] = trace.numpy()
+        for metric, value in ((FINAL_LOSS, result.final_loss),
+                              (IMPROVED, float(result.improved)),
+                              (EVALUATIONS, float(result.evaluations))):
+            g.row(method=STYLE, optimizer=optimizer, metric=metric, value=value)
+    g.art.update(style_content=content[0].cpu().numpy(), style_style=style_image[0].cpu().numpy(),
+                 style_layers=np.array(styles, dtype=str))

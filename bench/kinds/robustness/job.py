@@ -1,0 +1,66 @@
+"""Robust accuracy vs eps for one model, attack and norm (``attacks.robust_accuracy``), with
+each example's outcome kept so the audit card can take the worst case over attacks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+
+import attacks
+from attacks.common import Norm
+from attacks.registry import ATTACKS
+from attacks.robust_accuracy import untargeted
+from bench.context import RunContext
+from bench.schema import Dataset, Model, Names
+from bench.spec import JobOutput
+from zoo.params import Budgets, PositiveInt
+
+ROBUST_ACCURACY = "robust_accuracy"  # cumulative, per eps
+RAW_ACCURACY = "raw_accuracy"  # every eps attacked on its own (reuse = false only)
+CLEAN_ACCURACY = "clean_accuracy"
+GRADIENT_PASSES = "gradient_passes"
+FORWARD_PASSES = "forward_passes"
+ATTACK_SECONDS = "attack_seconds"
+PER_EXAMPLE = "per_example"  # the artifact: eps grid, clean_correct, fooled_at
+
+
+def run(
+    ctx: RunContext,
+    *,
+    model: Model,
+    weights: str | None = None,
+    dataset: Dataset,
+    n: PositiveInt,
+    seed: int,
+    attack: Annotated[str, Names(ATTACKS, pick=untargeted)],
+    norm: Norm = "linf",
+    eps: Budgets,
+    batch_size: PositiveInt = 256,
+    reuse: bool = True,
+    **settings: Any,
+) -> JobOutput:
+    """``settings``: the attack's own (``steps``, ``rel_alpha``...), as the suite gave them."""
+    net = ctx.model(model, weights)
+    x, y = ctx.sample(dataset, n, seed)
+    result = attacks.robust_accuracy(
+        net, x, y, attack=attack, eps=eps, norm=norm, batch_size=batch_size, reuse=reuse,
+        generator=ctx.generator(seed), **settings,
+    )
+    base = {"model_label": net.label, "method": attack,
+            "weights_sha256": ctx.weights_sha256(net)}
+    raw = result.raw_accuracy or (None,) * len(result.eps)  # None on the reuse fast path
+    rows = []
+    for e, acc, raw_acc in zip(result.eps, result.accuracy, raw, strict=True):
+        rows.append({**base, "metric": ROBUST_ACCURACY, "value": acc, "eps": e})
+        if raw_acc is not None:
+            rows.append({**base, "metric": RAW_ACCURACY, "value": raw_acc, "eps": e})
+    rows.append({**base, "metric": CLEAN_ACCURACY, "value": result.clean_accuracy, "eps": 0.0})
+    for metric, value in ((GRADIENT_PASSES, result.gradient_passes),
+                          (FORWARD_PASSES, result.forward_passes),
+                          (ATTACK_SECONDS, result.seconds)):
+        rows.append({**base, "metric": metric, "value": value, "eps": None})
+    per_example = {"eps": np.asarray(result.eps, dtype=np.float64),
+                   "clean_correct": result.clean_correct.cpu().numpy(),
+                   "fooled_at": result.fooled_at.cpu().numpy()}
+    return JobOutput(rows, {PER_EXAMPLE: per_example})

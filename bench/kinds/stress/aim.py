@@ -1,0 +1,62 @@
+"""One call of a registered generative method aimed at a model, as the stress jobs and the
+perf suite make it: the positional arguments its ``GenInfo.inputs`` asks for (class 0, channel
+0 of the middle feature stage, the first image, or the first two as content and style), the
+layers ``zoo.layers`` picks, and DeepDream's octaves cut to one where a smaller image would not
+run through the model (a fully connected head takes one size only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+import zoo
+from generative import GenInfo, GenResult
+from generative.deep_dream import MIN_OCTAVE_SIDE
+from generative.deep_dream import NAME as DEEP_DREAM
+from generative.registry import METHODS
+from zoo.layers import accepts_size, middle_layer, style_layers
+
+
+def aim(method: str, model: zoo.Classifier, images: torch.Tensor,
+        **kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
+    """The positional arguments after ``model`` and the keyword arguments (``kwargs`` plus
+    the aim) for one call of ``method``; ``images`` is ``(N, C, S, S)``, two of them for a
+    method that takes a pair. ``layer`` in ``kwargs`` replaces the middle feature stage for
+    a method that takes a layer positionally. Probes the model (DeepDream's octaves), so call
+    it outside anything timed."""
+    info = METHODS.get(method)
+    kwargs = dict(kwargs)
+    channels, size = images.shape[1], images.shape[-1]
+    if info.inputs == "class":
+        kwargs.setdefault("shape", (channels, size, size))
+        return [[0]], kwargs
+    if info.inputs == "unit":
+        kwargs.setdefault("shape", (channels, size, size))
+        return [kwargs.pop("layer", None) or middle_layer(model), [0]], kwargs
+    if info.inputs == "image":
+        layer = kwargs.pop("layer", None) or middle_layer(model)
+        if info.name == DEEP_DREAM and "octaves" not in kwargs:
+            kwargs["octaves"] = _octaves(info, model, channels, size, kwargs)
+        return [images[:1], layer], kwargs
+    content, styles = style_layers(model)
+    kwargs.setdefault("content_layer", content)
+    kwargs.setdefault("style_layers", styles)
+    return [images[:1], images[1:2]], kwargs
+
+
+def run_method(method: str, model: zoo.Classifier, images: torch.Tensor, *, steps: int,
+               generator: torch.Generator, **overrides: Any) -> GenResult:
+    """One call of the registered ``method`` on ``model``, aimed by ``aim``."""
+    args, kwargs = aim(method, model, images, steps=steps, **overrides)
+    return METHODS.get(method)(model, *args, generator=generator, **kwargs)
+
+
+def _octaves(info: GenInfo, model: zoo.Classifier, channels: int, size: int,
+             kwargs: dict[str, Any]) -> int:
+    """DeepDream's default octaves when its smallest octave is at least ``MIN_OCTAVE_SIDE``
+    pixels and the model runs at that size, else one."""
+    octaves = info.params["octaves"].default
+    scale = kwargs.get("octave_scale", info.params["octave_scale"].default)
+    small = round(size / scale ** (octaves - 1))
+    return octaves if small >= MIN_OCTAVE_SIDE and accepts_size(model, channels, small) else 1
