@@ -1,0 +1,146 @@
+"""``auditbench run``: run a suite, or write and run the audit of the user's own model."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from auditbench.errors import UsageError
+from bench.audit import AuditRequest, model_key, write_audit_suite
+from bench.context import resolve_device
+from bench.preflight import PreflightError
+from bench.runner import run_suite
+from bench.suite import Suite, SuiteError, load_suite, slugify
+from reports import build_report
+
+T = TypeVar("T")
+
+
+def add_parser(sub: Any) -> None:
+    """The ``run`` command's arguments."""
+    run = sub.add_parser("run", help="run a suite, or audit your own model with --model "
+                                     "(resumes a run already started)")
+    run.add_argument("--suite", help="shipped suite name or a TOML path (default: default)")
+    run.add_argument("--out", type=Path, help="run directory (default runs/<suite name>/)")
+    run.add_argument("--device", default="auto", choices=("cpu", "cuda", "auto"),
+                     help="auto (default): cuda when available, else cpu")
+    run.add_argument("--name", help="run name, used for the default run directory")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="CPU threads for PyTorch (default: PyTorch's choice); 1 is much "
+                          "faster on a machine whose cores other processes are using")
+    run.add_argument("--no-report", action="store_true", help="skip writing index.html")
+    own = run.add_argument_group(
+        "your own model", "--model writes an audit suite for it (RUN_DIR/audit.toml, yours to "
+        "keep and edit) and runs it")
+    own.add_argument("--model", metavar="SPEC",
+                     help="module.path:factory, path/to/file.py:factory, model.pt2, a "
+                          "TorchScript file, tv:<arch> or a shipped model name")
+    own.add_argument("--weights", metavar="FILE", help="state dict for a factory or tv: model")
+    own.add_argument("--mean", type=float, nargs="+", metavar="M",
+                     help="the model's input mean per channel (pixels in [0, 1])")
+    own.add_argument("--std", type=float, nargs="+", metavar="S", help="its input std")
+    own.add_argument("--input-size", type=int, nargs="+", metavar="N",
+                     help="one side, or C H W")
+    own.add_argument("--class-names", metavar="FILE", help=".txt (one per line) or .json")
+    own.add_argument("--data", metavar="DIR",
+                     help="image folder: one sub-folder per class, or flat with --labels-csv")
+    own.add_argument("--labels-csv", metavar="FILE", help="file,label rows for a flat folder")
+    own.add_argument("--per-class", type=int, metavar="N",
+                     help="a seeded sample of N images per class")
+    own.add_argument("--eps-linf", type=float, metavar="EPS",
+                     help="standard Linf budget (default by data: 0.3 MNIST, 8/255 up to "
+                          "64 px, 4/255 above)")
+    own.add_argument("--eps-l2", type=float, metavar="EPS",
+                     help="standard L2 budget (default 2.0, 0.5, 3.0 likewise)")
+    own.add_argument("--quick", action="store_true", help="the quick version of the audit")
+
+
+
+OWN_MODEL_FLAGS = ("weights", "mean", "std", "input_size", "class_names", "data",
+                   "labels_csv", "per_class", "eps_linf", "eps_l2", "quick")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+
+    if args.name is not None and not args.name.strip():
+        raise UsageError("auditbench run: --name must not be empty")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"auditbench run: --threads must be >= 1, got {args.threads}")
+    if args.model is None:
+        given = [f"--{k.replace('_', '-')}" for k in OWN_MODEL_FLAGS
+                 if getattr(args, k) not in (None, False)]
+        if given:
+            raise UsageError(f"auditbench run: {given[0]} is for your own model: give --model")
+    try:
+        resolve_device(args.device)
+        suite = _audit_suite(args) if args.model is not None else load_suite(
+            args.suite or "default")
+    except (SuiteError, ValueError, ImportError, OSError) as err:
+        raise UsageError(f"auditbench run: {err}") from None
+    if args.name is not None:
+        suite = replace(suite, name=args.name)
+    out = args.out or Path("runs") / suite.slug
+    try:
+        summary = _with_threads(args.threads, lambda: run_suite(suite, out, device=args.device))
+    except PreflightError as err:
+        raise UsageError(f"auditbench run: {err}") from None
+    print(f"{len(summary.done)} jobs run, {len(summary.skipped)} already done, "
+          f"{len(summary.failed)} failed in {summary.seconds:.1f} s; results in "
+          f"{out / 'results.sqlite'}")
+    for job_id, error in summary.failed.items():
+        print(f"  failed {job_id}: {error}")
+    if not args.no_report:
+
+        print(f"report: {build_report(out)}")
+    return 1 if summary.failed else 0
+
+
+def _audit_suite(args: argparse.Namespace) -> Suite:
+    """``--model`` and its flags -> the audit suite, written into the run directory."""
+
+    if args.suite is not None:
+        raise UsageError("auditbench run: give --suite or --model, not both (--model writes "
+                         "its own suite; run it again later with --suite RUN_DIR/audit.toml)")
+    if args.per_class is not None and args.per_class < 1:
+        raise UsageError(f"auditbench run: --per-class must be >= 1, got {args.per_class}")
+    if args.input_size is not None and len(args.input_size) not in (1, 3):
+        raise UsageError("auditbench run: --input-size takes one side or C H W")
+    request = AuditRequest(**{"model": args.model, **{k: getattr(args, k)
+                                                        for k in OWN_MODEL_FLAGS}})
+    name = args.name or f"{model_key(args.model)}-audit"
+    out = args.out or Path("runs") / slugify(name)
+    return load_suite(write_audit_suite(request, out, _command_line(args)))
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The ``auditbench run --model ...`` that wrote an audit suite, for its first comment."""
+    words = ["auditbench", "run", "--model", args.model]
+    for key in OWN_MODEL_FLAGS:
+        value = getattr(args, key)
+        flag = f"--{key.replace('_', '-')}"
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, list):
+            words += [flag, *map(str, value)]
+        elif value not in (None, False):
+            words += [flag, str(value)]
+    return shlex.join(words)
+
+
+def _with_threads(threads: int | None, work: Callable[[], T]) -> T:
+    """Run ``work`` with PyTorch's intra-op thread count set, restoring it afterwards."""
+    if threads is None:
+        return work()
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return work()
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,76 @@
+"""The commands that show what there is: ``report`` and ``card`` (of a finished run),
+``toy`` (the lecture's linear example) and ``list`` (models, datasets, attacks, kinds,
+suites)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import attacks
+import zoo
+from auditbench.errors import UsageError
+from bench.kind import list_kinds
+from bench.suite import list_suites
+from reports import build_report
+from reports.card import card_text
+
+
+def add_parsers(sub: Any) -> None:
+    """The ``report``, ``card``, ``toy`` and ``list`` commands' arguments."""
+    report = sub.add_parser("report", help="(re)build RUN_DIR/index.html from its store")
+    report.add_argument("run_dir", type=Path)
+
+    card = sub.add_parser("card", help="print a run's audit card (as at the top of its report)")
+    card.add_argument("run_dir", type=Path)
+    card.add_argument("--format", choices=("md", "json"), default="md")
+
+    toy = sub.add_parser("toy", help="the linear toy example of CS231n lecture 9")
+    toy.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    toy.add_argument("--eps", type=float, default=0.5)
+
+    sub.add_parser("list", help="models, datasets, attacks, job kinds and suites")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+
+    if not (args.run_dir / "results.sqlite").is_file():
+        raise UsageError(f"auditbench report: no results.sqlite in {args.run_dir}")
+    print(build_report(args.run_dir))
+    return 0
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+
+    if not (args.run_dir / "results.sqlite").is_file():
+        raise UsageError(f"auditbench card: no results.sqlite in {args.run_dir}")
+    print(card_text(args.run_dir, args.format))
+    return 0
+
+
+def cmd_toy(args: argparse.Namespace) -> int:
+
+    try:
+        result = attacks.linear_toy(eps=args.eps)
+    except ValueError as err:
+        raise UsageError(f"auditbench toy: {err}") from None
+    if args.json:
+        print(json.dumps({
+            "eps": result.eps, "score": result.score, "score_adv": result.score_adv,
+            "p": result.p, "p_adv": result.p_adv, "rows": result.rows(),
+        }, indent=2))
+    else:
+        print(attacks.toy_table(result))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+
+    print("models:   " + ", ".join(zoo.list_models()))
+    print("datasets: " + ", ".join(zoo.list_datasets()))
+    print("attacks:  " + ", ".join(attacks.list_attacks()))
+    print("jobs:     " + ", ".join(list_kinds()))
+    print("suites:   " + ", ".join(list_suites()))
+    return 0

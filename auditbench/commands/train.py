@@ -1,0 +1,34 @@
+"""``auditbench train``: train a shipped model from scratch, deterministically."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from auditbench.errors import UsageError
+from bench.train import CONFIGS, save, train
+from zoo.models import model_spec
+
+
+def add_parser(sub: Any) -> None:
+    """The ``train`` command's arguments."""
+    train = sub.add_parser("train", help="train a shipped model from scratch")
+    train.add_argument("name")
+    train.add_argument("--out", type=Path, help="weights file (default zoo/weights/NAME.pt)")
+    train.add_argument("--seed", type=int, default=0)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+
+    if args.name not in CONFIGS:
+        raise UsageError(f"auditbench train: no training config for {args.name!r}; "
+                         f"trainable: {', '.join(sorted(CONFIGS))}")
+    config = replace(CONFIGS[args.name], seed=args.seed)
+    model, metrics = train(args.name, config)
+    out = args.out or model_spec(args.name).weights_file
+    save(model, out)
+    print(f"{args.name}: test accuracy {metrics['test_accuracy']:.4f} "
+          f"(train {metrics['train_accuracy']:.4f}); weights written to {out}")
+    return 0
