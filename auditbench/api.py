@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from bench.definitions import toml_suite
 from bench.runner import run_suite as run_jobs
 from bench.store import load
 from bench.suite import Suite, SuiteError, load_suite, parse_suite
@@ -35,7 +36,8 @@ def run_suite(
     threads for the run, restored afterwards.
     """
     if isinstance(suite, Mapping):
-        suite = parse_suite(suite, path=Path.cwd() / "suite.toml")
+        raw = dict(suite)
+        suite = parse_suite(raw, path=Path.cwd() / "suite.toml", source=toml_suite(raw))
     elif not isinstance(suite, Suite):
         suite = load_suite(suite)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)

@@ -19,8 +19,7 @@ from bench.definitions import (
     ModelDef,
     dataset_of,
     parse_definitions,
-    toml_table,
-    toml_value,
+    toml_suite,
 )
 from bench.threat import standard_eps
 from bench.user_assets import load_defined_model
@@ -81,18 +80,12 @@ def audit_suite_text(
             "graph), so the representation views, the gallery and the layer-aimed generative "
             "methods are left out; Grad-CAM, guided backprop and deconvnet apply only where "
             "their layers are found. Load the model from its Python factory to audit those.")
-    parts = [
-        f"# Written by: {command}\n"
-        "# Edit and run again with: auditbench run --suite THIS_FILE\n",
-        f"name = {toml_value(name)}\n"
-        f"description = {toml_value(description)}\n"
-        f"seed = {seed}\n",
-        toml_table(f"[models.{model}]", model_table),
-    ]
-    if data_table is not None:
-        parts.append(toml_table(f"[data.{model_table['data']}]", data_table))
-    parts += [toml_table("[[task]]", task) for task in tasks]
-    return "\n".join(parts)
+    raw = {"name": name, "description": description, "seed": seed,
+           "models": {model: model_table},
+           "data": {model_table["data"]: data_table} if data_table is not None else {},
+           "task": tasks}
+    return (f"# Written by: {command}\n"
+            "# Edit and run again with: auditbench run --suite THIS_FILE\n\n" + toml_suite(raw))
 
 
 @dataclass(frozen=True)

@@ -293,3 +293,15 @@ def toml_value(value: object) -> str:
 def toml_table(header: str, values: dict[str, Any]) -> str:
     lines = [header] + [f"{k} = {toml_value(v)}" for k, v in values.items() if v is not None]
     return "\n".join(lines) + "\n"
+
+
+def toml_suite(raw: dict[str, Any]) -> str:
+    """A suite's structure (what ``bench.suite.parse_suite`` takes) as the TOML text that
+    reads back to it: the top-level keys, ``[models.*]`` and ``[data.*]`` tables, tasks."""
+    top = [f"{k} = {toml_value(raw[k])}" for k in ("name", "description", "seed") if k in raw]
+    parts = ["\n".join(top) + "\n"] if top else []
+    for kind in ("models", "data"):
+        parts += [toml_table(f"[{kind}.{name}]", table)
+                  for name, table in (raw.get(kind) or {}).items()]
+    parts += [toml_table("[[task]]", task) for task in raw.get("task", [])]
+    return "\n".join(parts)

@@ -145,3 +145,5 @@ def test_a_new_job_kind_runs_and_gets_its_report_section(new_kind: str, tmp_path
     section = html.split('<section id="margin">', 1)[1].split("</section>", 1)[0]
     assert "<h2>Logit margins</h2>" in section and section.count("top 3") == 2
     assert "mnist_logreg" in section and "mnist_cnn" in section
+    # a suite given as a dict is kept as the TOML it reads as, like a suite file
+    assert 'kind = &#34;margin&#34;' in html.split('<section id="suite">', 1)[1]

@@ -4,6 +4,7 @@ fields, the penultimate feature space (t-SNE, nearest neighbours), and occlusion
 Pure functions returning raw tensors or arrays; scaling and drawing them belongs to the
 report (the ``representation`` kind's section)."""
 
+from attribution.views._common import tile
 from attribution.views.activations import (
     activation_grid,
     activations,
@@ -18,5 +19,6 @@ from attribution.views.tsne import nearest_neighbours, penultimate_features, tsn
 __all__ = [
     "MaxPatches", "ReceptiveField", "activation_grid", "activations", "first_layer_filters",
     "max_patches", "nearest_neighbours", "occluded_activations", "occlusion_positions",
-    "occlusion_probability_map", "penultimate_features", "receptive_field", "tsne_embedding",
+    "occlusion_probability_map", "penultimate_features", "receptive_field", "tile",
+    "tsne_embedding",
 ]

@@ -6,15 +6,16 @@ The job stores raw values; the display scaling lives here (``filter_grid``, ``_u
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
 
+from attribution.views import tile
 from bench.figures import PALETTE, house_style, show_image, to_data_uri
 from bench.kind import ArtifactLoader
 from bench.kinds.representation.job import (
@@ -67,31 +68,10 @@ def filter_grid(filters: np.ndarray, *, ncols: int | None = None, pad: int = 1) 
     span = filters.max(axis=(1, 2, 3), keepdims=True) - lo
     scaled = np.divide(filters - lo, span, out=np.full_like(filters, 0.5),
                        where=np.broadcast_to(span > 0, filters.shape))
-    if c == 3:
-        return _tile(scaled, ncols, pad)
-    if ncols is None and c > 1:
-        ncols = c
-    return _tile(scaled.reshape(k * c, 1, *filters.shape[2:]), ncols, pad)
-
-
-def _tile(tiles: np.ndarray, ncols: int | None, pad: int) -> np.ndarray:
-    """Lay ``K`` equally sized images ``(K, C, h, w)`` out on a grid, row-major, ``pad``
-    black pixels between them and around the border; returns ``(C, H, W)``."""
-    k, c, h, w = tiles.shape
-    if ncols is None:
-        ncols = math.ceil(math.sqrt(k))
-    elif isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive integer or None, got {ncols!r}")
-    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-        raise ValueError(f"pad must be a non-negative integer, got {pad!r}")
-    ncols = min(ncols, k)
-    rows = math.ceil(k / ncols)
-    grid = np.zeros((c, rows * (h + pad) + pad, ncols * (w + pad) + pad), dtype=tiles.dtype)
-    for i in range(k):
-        top = pad + (i // ncols) * (h + pad)
-        left = pad + (i % ncols) * (w + pad)
-        grid[:, top:top + h, left:left + w] = tiles[i]
-    return grid
+    if c != 3:
+        ncols = c if ncols is None and c > 1 else ncols
+        scaled = scaled.reshape(k * c, 1, *filters.shape[2:])
+    return tile(torch.from_numpy(scaled), ncols, pad).numpy()
 
 
 def filters_image(filters: np.ndarray) -> np.ndarray:
