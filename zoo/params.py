@@ -161,7 +161,7 @@ def _all_markers(annotation: Any) -> list[Any]:
 
 def make_param(name: str, annotation: Any, default: Any = REQUIRED) -> Param:
     """A ``Param`` whose check is read off ``annotation``; its default must pass it."""
-    base, markers = split_annotated(annotation)
+    _, markers = split_annotated(annotation)
     check = rule(annotation)
     relative = next((m for m in markers if isinstance(m, Relative)), None)
     param = Param(name, annotation, default, check is not None, relative, markers, check)
