@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 import attacks
+import attribution
 import auditbench
 from attacks.common import StepSize, check_attack_inputs, input_gradient, project
 from bench.kind import KINDS, ArtifactLoader
@@ -147,3 +148,34 @@ def test_a_new_job_kind_runs_and_gets_its_report_section(new_kind: str, tmp_path
     assert "mnist_logreg" in section and "mnist_cnn" in section
     # a suite given as a dict is kept as the TOML it reads as, like a suite file
     assert 'kind = &#34;margin&#34;' in html.split('<section id="suite">', 1)[1]
+
+
+def gradient_x_input(model: nn.Module, x: torch.Tensor, target: Any, *,
+                     scale: NonNegative = 1.0) -> torch.Tensor:
+    """Gradient times input (Shrikumar et al. 2016), scaled."""
+    from attribution.common import check_inputs
+    from attribution.common import input_gradient as gradient
+
+    model, x, target = check_inputs(model, x, target, "gradient_x_input")
+    return scale * x * gradient(model, x, target)
+
+
+def test_a_new_attribution_method_runs_under_auto_and_is_left_out_of_agreement_with_why(
+        tmp_path: Path) -> None:
+    attribution.register("gradient_x_input", paper="Shrikumar et al. 2016")(gradient_x_input)
+    try:
+        suite = {"task": [
+            {"kind": "attribution", "model": "mnist_cnn", "n": 2, "scale": 2.0},
+            {"kind": "agreement", "model": "mnist_cnn", "n": 2,
+             "methods": ["saliency", "gradient_x_input"]}]}
+        df = auditbench.run_suite(suite, tmp_path / "run", device="cpu", threads=1)
+    finally:
+        attribution.registry.unregister("gradient_x_input")
+    maps = df[(df["kind"] == "attribution") & (df["method"] == "gradient_x_input")]
+    assert len(maps) == 1 and set(maps["scale"]) == {2.0}
+    agree = df[df["kind"] == "agreement"]
+    assert set(agree.loc[agree["method"] == "gradient_x_input", "metric"]) == {"not_compared"}
+    assert (agree.loc[agree["method"] == "saliency", "metric"] == "max_abs_diff").any()
+    html = (tmp_path / "run" / "index.html").read_text(encoding="utf-8")
+    section = html.split('<section id="agreement">', 1)[1].split("</section>", 1)[0]
+    assert "not compared: Captum has no counterpart" in section

@@ -24,6 +24,8 @@ RELATIVE_ERROR = "relative_error"  # the max abs difference over the largest |Ca
 SPEARMAN = "spearman"
 SECONDS_OURS = "seconds_ours"
 SECONDS_CAPTUM = "seconds_captum"
+#: a method Captum has no counterpart of: one row, its ``reason`` says so
+NOT_COMPARED = "not_compared"
 
 
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -63,6 +65,11 @@ def run(
     x, y = ctx.sample(dataset, n, seed)
     rows = []
     for name in resolve_methods(methods, net):
+        if not hasattr(reference, name):
+            rows.append({"model_label": net.label, "method": name, "metric": NOT_COMPARED,
+                         "value": 1.0, "reason": "Captum has no counterpart of this method "
+                                                 "in attribution.reference"})
+            continue
         ours, t_ours = _timed(lambda n=name: METHODS.get(n).fn(
             net, x, y, **call_kwargs(n, net, settings, ctx, seed)), ctx)
         # same kwargs, rebuilt: SmoothGrad's reference reads the generator's starting state

@@ -10,6 +10,7 @@ import pandas as pd
 from bench.kind import ArtifactLoader
 from bench.kinds.agreement.job import (
     MAX_ABS_DIFF,
+    NOT_COMPARED,
     RELATIVE_ERROR,
     SECONDS_CAPTUM,
     SECONDS_OURS,
@@ -34,6 +35,9 @@ def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
     methods = sorted(rows["method"].unique(), key=lecture_rank)
     table = table.sort_index(key=lambda level: level.map(
         models.index if level.name == "model_label" else methods.index))
+    reasons = rows[rows["metric"] == NOT_COMPARED]
+    reason = {(r["model_label"], r["method"]): r.get("reason") for _, r in reasons.iterrows()}
     return [{"model": model, "method": method_title(method),
+             "not_compared": reason.get((model, method)),
              **{key: row.get(metric) for key, metric in COLUMNS.items()}}
             for (model, method), row in table.iterrows()]
