@@ -9,7 +9,22 @@ the Python API on top of every other package:
   kinds; ``docs/DESIGN.md`` has a recipe for each.
 """
 
-from auditbench.api import run_suite
-from bench.kind import Section, register_kind
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["Section", "register_kind", "run_suite"]
+
+
+def __getattr__(name: str) -> Any:
+    """The API's names, imported on first use: the command line imports this package too, and
+    ``auditbench --help`` should not wait for PyTorch."""
+    if name == "run_suite":
+        from auditbench.api import run_suite
+
+        return run_suite
+    if name in ("Section", "register_kind"):
+        import bench.kind
+
+        return getattr(bench.kind, name)
+    raise AttributeError(f"module 'auditbench' has no attribute {name!r}")

@@ -11,12 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import bench
 from auditbench.errors import UsageError
-from bench.store import load_perf, write_perf
-from bench.suite import SuiteError, load_suite
-from bench.timing import FILENAME, add_ratios, compare, load_benchmarks, ours_table
-from reports import build_report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,6 +43,8 @@ def add_parser(sub: Any) -> None:
 
 def repo_root() -> Path:
     """The directory holding the ``bench`` package, where ``bench/perf`` lives."""
+    import bench
+
     return Path(bench.__file__).resolve().parent.parent
 
 
@@ -79,6 +76,9 @@ def perf_command(args: argparse.Namespace, json_path: Path) -> list[str]:
 
 def _perf_frame(run_dir: Path) -> pd.DataFrame | None:
     """A run's timings: its perf.json if kept, else its store's perf table, else None."""
+    from bench.store import load_perf
+    from bench.timing import FILENAME, add_ratios, load_benchmarks
+
 
     if (run_dir / FILENAME).is_file():
         return add_ratios(load_benchmarks(run_dir / FILENAME))
@@ -90,6 +90,8 @@ def _ratio(value: float) -> str:
 
 
 def print_perf_table(df: pd.DataFrame) -> None:
+    from bench.timing import ours_table
+
 
     table = ours_table(df)
     if table.empty:
@@ -116,6 +118,11 @@ def print_comparison(table: pd.DataFrame) -> None:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
+    from bench.store import write_perf
+    from bench.suite import SuiteError, load_suite
+    from bench.timing import FILENAME, add_ratios, compare, load_benchmarks
+    from reports import build_report
+
 
     devices = args.device.split(",")
     if args.device != "auto" and (not all(d in PERF_DEVICES for d in devices)

@@ -1,4 +1,7 @@
-"""``auditbench run``: run a suite, or write and run the audit of the user's own model."""
+"""``auditbench run``: run a suite, or write and run the audit of the user's own model.
+
+The harness is imported when the command runs, not when the parser is built, so that
+``auditbench --help`` answers at once (importing PyTorch takes seconds)."""
 
 from __future__ import annotations
 
@@ -7,17 +10,12 @@ import shlex
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
-
-import torch
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from auditbench.errors import UsageError
-from bench.audit import AuditRequest, model_key, write_audit_suite
-from bench.context import resolve_device
-from bench.preflight import PreflightError
-from bench.runner import run_suite
-from bench.suite import Suite, SuiteError, load_suite, slugify
-from reports import build_report
+
+if TYPE_CHECKING:
+    from bench.suite import Suite
 
 T = TypeVar("T")
 
@@ -67,6 +65,12 @@ OWN_MODEL_FLAGS = ("weights", "mean", "std", "input_size", "class_names", "data"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bench.context import resolve_device
+    from bench.preflight import PreflightError
+    from bench.runner import run_suite
+    from bench.suite import SuiteError, load_suite
+    from reports import build_report
+
 
     if args.name is not None and not args.name.strip():
         raise UsageError("auditbench run: --name must not be empty")
@@ -102,6 +106,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _audit_suite(args: argparse.Namespace) -> Suite:
+    from bench.audit import AuditRequest, model_key, write_audit_suite
+    from bench.suite import load_suite, slugify
+
     """``--model`` and its flags -> the audit suite, written into the run directory."""
 
     if args.suite is not None:
@@ -137,6 +144,8 @@ def _with_threads(threads: int | None, work: Callable[[], T]) -> T:
     """Run ``work`` with PyTorch's intra-op thread count set, restoring it afterwards."""
     if threads is None:
         return work()
+
+    import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)

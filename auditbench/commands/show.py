@@ -9,13 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import attacks
-import zoo
 from auditbench.errors import UsageError
-from bench.kind import list_kinds
-from bench.suite import list_suites
-from reports import build_report
-from reports.card import card_text
 
 
 def add_parsers(sub: Any) -> None:
@@ -35,6 +29,8 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from reports import build_report
+
 
     if not (args.run_dir / "results.sqlite").is_file():
         raise UsageError(f"auditbench report: no results.sqlite in {args.run_dir}")
@@ -43,6 +39,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_card(args: argparse.Namespace) -> int:
+    from reports.card import card_text
+
 
     if not (args.run_dir / "results.sqlite").is_file():
         raise UsageError(f"auditbench card: no results.sqlite in {args.run_dir}")
@@ -51,6 +49,8 @@ def cmd_card(args: argparse.Namespace) -> int:
 
 
 def cmd_toy(args: argparse.Namespace) -> int:
+    import attacks
+
 
     try:
         result = attacks.linear_toy(eps=args.eps)
@@ -67,6 +67,11 @@ def cmd_toy(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    import attacks
+    import zoo
+    from bench.kind import list_kinds
+    from bench.suite import list_suites
+
 
     print("models:   " + ", ".join(zoo.list_models()))
     print("datasets: " + ", ".join(zoo.list_datasets()))

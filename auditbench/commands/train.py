@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from auditbench.errors import UsageError
-from bench.train import CONFIGS, save, train
-from zoo.models import model_spec
 
 
 def add_parser(sub: Any) -> None:
@@ -21,6 +19,9 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from bench.train import CONFIGS, save, train
+    from zoo.models import model_spec
+
 
     if args.name not in CONFIGS:
         raise UsageError(f"auditbench train: no training config for {args.name!r}; "

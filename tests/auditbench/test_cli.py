@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,13 @@ def test_threads_are_restored_after_a_run(tmp_path: Path) -> None:
     assert main(["run", "--suite", str(path), "--out", str(tmp_path / "run"), "--threads", "1",
                  "--device", "cpu", "--no-report"]) == 0
     assert torch.get_num_threads() == before
+
+
+def test_help_imports_neither_torch_nor_the_harness() -> None:
+    # `auditbench --help` must answer at once: the parser is built without PyTorch (seconds)
+    code = ("import sys; from auditbench.cli import build_parser; build_parser(); "
+            "heavy = sorted(m for m in ('torch', 'bench.suite', 'reports', 'matplotlib') "
+            "if m in sys.modules); print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]"
