@@ -68,14 +68,16 @@ def cmd_toy(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     import attacks
+    import attribution
+    import generative
     import zoo
     from bench.kind import list_kinds
     from bench.suite import list_suites
 
-
-    print("models:   " + ", ".join(zoo.list_models()))
-    print("datasets: " + ", ".join(zoo.list_datasets()))
-    print("attacks:  " + ", ".join(attacks.list_attacks()))
-    print("jobs:     " + ", ".join(list_kinds()))
-    print("suites:   " + ", ".join(list_suites()))
+    rows = [("models", zoo.list_models()), ("datasets", zoo.list_datasets()),
+            ("attacks", attacks.list_attacks()), ("attribution", attribution.list_methods()),
+            ("generative", generative.list_methods()), ("jobs", list_kinds()),
+            ("suites", list_suites())]
+    for label, names in rows:
+        print(f"{label + ':':<12} " + ", ".join(names))
     return 0

@@ -39,6 +39,12 @@ def test_list_names_everything(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for name in ("mnist_cnn_at", "mnist5k", "pgd", "robustness", "quick", "default"):
         assert name in out
+    import attribution
+    import generative
+
+    # every method of every registry
+    for name in [*attribution.list_methods(), *generative.list_methods()]:
+        assert name in out
 
 
 @pytest.mark.parametrize(
