@@ -11,7 +11,7 @@ import pandas as pd
 
 from bench.figures import BAD, GOOD, NORM_TITLES, house_style, show_image, to_data_uri
 from bench.kind import ArtifactLoader
-from bench.kinds.examples.job import EXAMPLES, SUCCESS_RATE
+from bench.kinds.examples.job import EXAMPLES
 
 
 def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
@@ -19,15 +19,22 @@ def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
     out = []
     for job_id, job in rows.groupby("job_id", sort=False):
         first = job.iloc[0]
-        metrics = job.set_index("metric")["value"]
+        art = artifact(job_id, EXAMPLES)
         out.append({
             "model": first["model_label"], "attack": first["method"], "norm": first["norm"],
             "norm_title": NORM_TITLES.get(first["norm"], first["norm"]),
-            "eps": float(first["eps"]), "success_rate": metrics.get(SUCCESS_RATE),
-            "figure": examples_figure(artifact(job_id, EXAMPLES), eps=float(first["eps"]),
-                                      norm=first["norm"]),
+            "eps": float(first["eps"]), **shown_counts(art),
+            "figure": examples_figure(art, eps=float(first["eps"]), norm=first["norm"]),
         })
     return out
+
+
+def shown_counts(art: dict[str, np.ndarray]) -> dict[str, int]:
+    """What the caption says, counted on the images shown: how many there are, how many the
+    model gets right, and how many of those the attack fools."""
+    right = np.asarray(art["pred"]) == np.asarray(art["label"])
+    fooled = right & (np.asarray(art["pred_adv"]) != np.asarray(art["label"]))
+    return {"shown": int(right.size), "correct": int(right.sum()), "fooled": int(fooled.sum())}
 
 
 def _perturbation(delta: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from bench.figures import BAD, GOOD, NORM_TITLES, house_style, mosaic, to_data_uri
 from bench.kind import ArtifactLoader
-from bench.kinds.fooling.job import FOOLING, SUCCESS_RATE
+from bench.kinds.fooling.job import FOOLING
 
 
 def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
@@ -19,12 +19,14 @@ def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
     out = []
     for job_id, job in rows.groupby("job_id", sort=False):
         first = job.iloc[0]
-        rate = job.loc[job["metric"] == SUCCESS_RATE, "value"]
+        art = artifact(job_id, FOOLING)
+        success = np.asarray(art["success"], dtype=bool)
+        off = ~np.eye(len(success), dtype=bool)  # the diagonal holds the clean sources
         out.append({
             "model": first["model_label"], "norm": NORM_TITLES.get(first["norm"], first["norm"]),
             "eps": float(first["eps"]), "steps": first["steps"] if "steps" in job else None,
-            "success_rate": float(rate.iloc[0]) if len(rate) else None,
-            "figure": fooling_figure(artifact(job_id, FOOLING)),
+            "cells": int(off.sum()), "reached": int(success[off].sum()),
+            "classes": len(success), "figure": fooling_figure(art),
         })
     return out
 

@@ -157,3 +157,22 @@ def test_sanity_rows_and_section_list_the_checks(run: tuple[Path, pd.DataFrame, 
     part = section_html(html, "sanity")
     assert all(f'<td class="l">{name}</td>' in part for name in checks)
     assert re.search(r"mnist_logreg · \d of 5 passed", part)
+
+
+def test_captions_count_what_is_shown() -> None:
+    from bench.kinds.examples.section import shown_counts
+    from bench.kinds.fooling.section import build as fooling_build
+
+    # two of three shown images are right; the attack fools one of those two (the wrong one
+    # does not count as fooled)
+    art = {"label": np.array([1, 2, 3]), "pred": np.array([1, 2, 0]),
+           "pred_adv": np.array([5, 2, 4])}
+    assert shown_counts(art) == {"shown": 3, "correct": 2, "fooled": 1}
+    # a fooling grid of one recognised class has no off-diagonal cell to count
+    grid = {"classes": np.array([3]), "success": np.array([[True]]),
+            "images": np.zeros((1, 1, 1, 8, 8)), "target_prob": np.array([[0.9]]),
+            "class_names": np.array([str(i) for i in range(10)])}
+    rows = pd.DataFrame([{"job_id": "j", "model_label": "m", "norm": "linf", "eps": 0.3,
+                          "steps": 2, "metric": "success_rate", "value": float("nan")}])
+    (entry,) = fooling_build(rows, lambda job_id, name: grid)
+    assert entry["cells"] == 0 and entry["classes"] == 1 and entry["figure"].startswith("data:")
