@@ -136,3 +136,13 @@ def test_stress_and_gallery_jobs_end_to_end(tmp_path: Path) -> None:
     gallery = df[df["kind"] == "gallery"]
     pixel = gallery[gallery["metric"] == "pixel_error"].sort_values("depth")["value"]
     assert len(pixel) == 4 and (pixel >= 0).all()
+
+
+def test_inversion_layers_are_spread_over_a_deep_network() -> None:
+    from bench.kinds.gallery.job import DEPTHS, spread
+
+    names = [f"l{i}" for i in range(81)]
+    picked = spread(names, DEPTHS)
+    assert len(picked) == DEPTHS and picked[0] == "l0" and picked[-1] == "l80"
+    assert picked == sorted(set(picked), key=names.index)  # distinct, in depth order
+    assert spread(names[:5], DEPTHS) == names[:5]

@@ -30,6 +30,9 @@ from zoo.params import PositiveInt
 Part = Literal["class_models", "neurons", "inversion", "dream", "style"]
 PARTS: tuple[str, ...] = get_args(Part)
 CHANNELS = 6  # channels shown per layer
+#: the most layers one image is inverted from: a deep network's (EfficientNet-B0 has 81
+#: convolutions) are spread evenly over its depth, first and last included
+DEPTHS = 8
 ARTIFACT = "gallery"  # the one artifact: every image, trace and name the section draws
 
 # the ``method`` column of the rows
@@ -161,11 +164,21 @@ def neurons(g: Gallery, layers: list[str], steps: int) -> None:
     g.art.update(neurons=np.stack(images), neuron_layers=np.array(layers, dtype=str))
 
 
+def spread(layers: list[str], most: int) -> list[str]:
+    """At most ``most`` of ``layers``, evenly spaced, the first and the last included."""
+    if len(layers) <= most:
+        return list(layers)
+    return [layers[round(i * (len(layers) - 1) / (most - 1))] for i in range(most)]
+
+
 def inversion(g: Gallery, dataset: str, layers: list[str], steps: int) -> None:
-    """One test image reconstructed from its code at every layer, from the same start."""
+    """One test image reconstructed from its code at up to ``DEPTHS`` layers spread over the
+    depth, all from the same start."""
     x, _ = g.ctx.sample(dataset, 1, g.seed)
-    depths = inversion_by_depth(g.net, x, layers, steps=steps, generator=g.generator())
+    depths = inversion_by_depth(g.net, x, spread(layers, DEPTHS), steps=steps,
+                                generator=g.generator())
     g.art.update(
+        inversion_of=np.array([len(layers)]),  # the model's feature layers, all of them
         inversion_original=x[0].cpu().numpy(),
         inversions=np.stack([d.result.image[0].cpu().numpy() for d in depths]),
         inversion_layers=np.array([d.layer for d in depths], dtype=str),

@@ -53,6 +53,8 @@ def _job(job: pd.DataFrame, art: dict[str, np.ndarray]) -> dict[str, Any]:
         "neuron_layers": [str(s) for s in art.get("neuron_layers", [])],
         "inversion": inversion_figure(art),
         "inversion_rows": _inversion_rows(job[job["method"] == INVERSION]),
+        # how many feature layers the model has (runs stored before this was kept: as shown)
+        "inversion_of": int(art["inversion_of"][0]) if "inversion_of" in art else None,
         "photos": photos_figure(art),
         "dream_layer": str(art["dream_layer"][0]) if "dream_layer" in art else None,
         "style_layers": [str(s) for s in art.get("style_layers", [])],
