@@ -108,15 +108,15 @@ class AuditRequest:
 
 
 def model_key(spec: str) -> str:
-    """A suite name for the model: the stem of a file, the factory of a module
-    (``pkg.models:resnet50`` -> ``resnet50``), ``resnet18`` for ``tv:resnet18``; never a
-    shipped model's name."""
+    """A suite name for the model: its factory, after the file's stem for a file
+    (``models/net.py:build`` -> ``net_build``, so two factories of one file get two runs),
+    ``resnet50`` for ``pkg.models:resnet50``, the stem of an export, ``resnet18`` for
+    ``tv:resnet18``; never a shipped model's name."""
     if spec.startswith("tv:"):
         stem = spec[3:]
     elif ":" in spec:
-        target = spec.rpartition(":")[0]
-        # a file's name says what it holds; a module's often does not (models, nets)
-        stem = Path(target).stem if target.endswith(".py") else spec.rpartition(":")[2]
+        target, _, factory = spec.rpartition(":")
+        stem = f"{Path(target).stem}_{factory}" if target.endswith(".py") else factory
     else:
         stem = Path(spec).stem
     key = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-") or "model"

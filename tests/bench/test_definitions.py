@@ -183,7 +183,8 @@ def test_the_written_audit_suite_parses_back(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("spec", "key"), [
-    ("models/net.py:build", "net"), ("pkg.models:resnet50", "resnet50"),
+    ("models/net.py:build", "net_build"), ("models/net.py:small", "net_small"),
+    ("pkg.models:resnet50", "resnet50"),
     ("exports/model-v2.pt2", "model-v2"), ("tv:resnet18", "resnet18"),
     ("mnist_cnn", "mnist_cnn_user"), ("2024.pt", "m_2024"),
 ])

@@ -100,7 +100,7 @@ def test_quick_audit_of_a_factory_model_runs_every_job(photo_audit: Path) -> Non
     assert kinds >= {"representation", "attribution", "agreement", "quality", "robustness",
                      "examples", "fooling", "sanity", "gallery", "stress"}
     meta = load_meta(photo_audit)
-    model = meta["models"]["test_own_model_audit"]
+    model = meta["models"]["test_own_model_audit_tiny_net"]
     assert model["parameters"] == sum(p.numel() for p in tiny_net().parameters())
     assert model["input_size"] == [3, 32, 32]
     assert model["class_names"] == list(PHOTO_CLASSES)  # taken from the folder
@@ -110,7 +110,7 @@ def test_quick_audit_of_a_factory_model_runs_every_job(photo_audit: Path) -> Non
     assert data["skipped"] == [["cat/notes.png", data["skipped"][0][1]]]
     # the audit suite was written next to the results, a file the user can keep and re-run
     text = (photo_audit / "audit.toml").read_text()
-    assert "[models.test_own_model_audit]" in text and "[data.images]" in text
+    assert "[models.test_own_model_audit_tiny_net]" in text and "[data.images]" in text
 
 
 def test_report_and_card_use_the_users_class_names(
@@ -124,7 +124,7 @@ def test_report_and_card_use_the_users_class_names(
     assert main(["card", str(photo_audit), "--format", "json"]) == 0
     card = json.loads(capsys.readouterr().out)
     (entry,) = card["models"]
-    assert entry["key"] == "test_own_model_audit"
+    assert entry["key"] == "test_own_model_audit_tiny_net"
     df = load(photo_audit)
     clean = df[(df["kind"] == "robustness") & (df["metric"] == "clean_accuracy")]["value"]
     assert entry["clean"]["value"] == pytest.approx(float(clean.iloc[0]))
@@ -245,7 +245,7 @@ def test_perf_times_the_suites_own_model(photo_audit: Path,
     assert status == 0
     perf = load_perf(photo_audit)
     assert perf is not None
-    mine = perf[perf["model"] == "test_own_model_audit"]
+    mine = perf[perf["model"] == "test_own_model_audit_tiny_net"]
     assert set(mine["method"]) == {"saliency", "fgsm"}
     assert set(mine["role"]) == {"ours", "reference", "floor"}
     assert (mine["size"] == 32).all()
