@@ -16,7 +16,7 @@ from attacks.common import Norm, StepSize, check_attack_inputs, logits_of, predi
 from attacks.loop import iterate
 from attacks.registry import register
 from zoo.checks import check_images, check_labels
-from zoo.guard import check_model, num_classes, warn_if_training
+from zoo.guard import check_model, keeps_buffers, num_classes, warn_if_training
 from zoo.params import Iterations, NonNegative, checked
 
 
@@ -106,6 +106,7 @@ def _first_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     return index
 
 
+@keeps_buffers
 @checked
 def fooling_grid(
     model: nn.Module,

@@ -22,7 +22,7 @@ from torch import nn
 from attacks.common import Norm
 from attacks.registry import AttackInfo, get_attack
 from zoo.checks import check_choice, check_generator, check_images, check_labels
-from zoo.guard import check_model, num_classes, warn_if_training
+from zoo.guard import check_model, keeps_buffers, num_classes, warn_if_training
 from zoo.params import Budgets, PositiveInt, checked
 
 
@@ -96,6 +96,7 @@ def untargeted(attack: object) -> AttackInfo:
     return info
 
 
+@keeps_buffers
 @checked
 def robust_accuracy(
     model: nn.Module,

@@ -40,7 +40,7 @@ from attacks.fgsm import fgsm
 from attacks.pgd import pgd
 from attacks.robust_accuracy import robust_accuracy
 from zoo.checks import check_generator
-from zoo.guard import num_classes
+from zoo.guard import keeps_buffers, num_classes
 from zoo.params import Budgets, Iterations, NonNegative, checked
 
 
@@ -64,6 +64,7 @@ def _non_increasing(name: str, what: str, keys: Sequence[float], acc: Sequence[f
                        f"(tolerance {1.0 / n:.3f}, one example)", rise)
 
 
+@keeps_buffers
 @checked
 def carlini_checks(
     model: nn.Module,

@@ -27,17 +27,18 @@ from captum.attr import (
 from torch import nn
 
 from zoo.checks import check_window
-from zoo.guard import HOOK_DICTS
+from zoo.guard import HOOK_DICTS, buffers_kept
 from zoo.hooks import get_layer
 
 
 @contextmanager
 def _as_found(model: nn.Module) -> Iterator[None]:
-    """Remove whatever hooks Captum leaves and restore every training flag, in ``finally``."""
+    """Remove whatever hooks Captum leaves, restore every training flag and buffer, in
+    ``finally``."""
     before = {id(m): {d: set(getattr(m, d, {})) for d in HOOK_DICTS} for m in model.modules()}
     training = [(m, m.training) for m in model.modules()]
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), buffers_kept(model):
             warnings.simplefilter("ignore")  # Captum's "Setting backward hooks on ReLU..."
             yield
     finally:

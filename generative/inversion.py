@@ -34,6 +34,7 @@ from generative.priors import alpha_norm, total_variation
 from generative.registry import register
 from generative.result import GenResult
 from zoo.checks import check_nonnegative
+from zoo.guard import keeps_buffers
 from zoo.params import Iterations, NonNegative, Positive
 
 NAME = "feature_inversion"
@@ -119,6 +120,7 @@ class InversionDepth:
     pixel_error: float
 
 
+@keeps_buffers
 def inversion_by_depth(model: nn.Module, x: torch.Tensor, layers: Sequence[str],
                        **kwargs: Any) -> list[InversionDepth]:
     """Invert ``x`` from each of ``layers`` (``kwargs`` go to ``feature_inversion``), all from

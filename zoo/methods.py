@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from zoo.guard import keeps_buffers
 from zoo.params import Param, checked, keyword_params, resolve
 from zoo.registry import Registry
 
@@ -109,11 +110,12 @@ def register_method(
     aliases: Mapping[str, str] | None = None, suite_defaults: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> M:
-    """Check ``fn``'s keyword arguments on every call (``zoo.params.checked``) and add it to
-    ``registry`` as ``cls(name, ...)``. ``family_protocol``: the family's protocol keywords,
+    """Check ``fn``'s keyword arguments on every call (``zoo.params.checked``), restore the
+    model's buffers after it (``zoo.guard.keeps_buffers``), and add it to ``registry`` as
+    ``cls(name, ...)``. ``family_protocol``: the family's protocol keywords,
     wherever ``fn`` takes them; raises when a name declared for this method is not one of its
     keyword-only parameters."""
-    wrapped = checked(fn)
+    wrapped = keeps_buffers(checked(fn))
     params = keyword_params(fn)
     aliases = dict(aliases or {})
     defaults = dict(suite_defaults or {})

@@ -21,6 +21,7 @@ from torch import nn
 from attribution.common import check_inputs
 from attribution.metrics._maps import check_flag, check_maps, pixel_scores
 from zoo.checks import check_baseline, check_count
+from zoo.guard import keeps_buffers
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def _curve(
                              torch.trapezoid(curves, fractions, dim=1).cpu())
 
 
+@keeps_buffers
 def deletion(
     model: nn.Module,
     x: torch.Tensor,
@@ -141,6 +143,7 @@ def deletion(
                   blur_sigma=blur_sigma)
 
 
+@keeps_buffers
 def insertion(
     model: nn.Module,
     x: torch.Tensor,

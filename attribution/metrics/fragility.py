@@ -31,6 +31,7 @@ from attribution.metrics._maps import (
     resolve_method,
 )
 from zoo.checks import check_choice, check_nonnegative
+from zoo.guard import keeps_buffers
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def _top_k_overlap(a: torch.Tensor, b: torch.Tensor, k: int) -> torch.Tensor:
     return (top_a & top_b).sum(1).double() / k
 
 
+@keeps_buffers
 def fragility(
     model: nn.Module,
     x: torch.Tensor,

@@ -34,6 +34,7 @@ from attribution.metrics._maps import (
     pixel_scores,
     resolve_method,
 )
+from zoo.guard import keeps_buffers
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def _similarities(reference: torch.Tensor, maps: torch.Tensor) -> tuple[float, f
     return float(np.mean(rho)), float(np.mean(rho_abs)), float(np.mean(ssim))
 
 
+@keeps_buffers
 def model_randomisation(
     model: nn.Module,
     x: torch.Tensor,

@@ -11,13 +11,14 @@ from torch import nn
 from attribution.common import check_layer
 from attribution.views._common import capture, tile, window_masks
 from zoo.checks import check_images, check_window
-from zoo.guard import check_model, warn_if_training
+from zoo.guard import check_model, keeps_buffers, warn_if_training
 from zoo.params import PositiveInt, checked
 
 #: a window or stride over ``(H, W)``: one side for both, or one each
 Window = PositiveInt | tuple[PositiveInt, PositiveInt]
 
 
+@keeps_buffers
 def activations(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
     """The output of ``layer`` for each image: the feature maps of all its channels.
 
@@ -34,6 +35,7 @@ def activations(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
     return capture(model, module, x, layer)
 
 
+@keeps_buffers
 @checked
 def occluded_activations(
     model: nn.Module,

@@ -26,7 +26,7 @@ from torch import nn
 from attribution.common import check_layer
 from attribution.views._common import _StopForward, capture
 from zoo.checks import check_images
-from zoo.guard import HOOK_DICTS, check_model, warn_if_training
+from zoo.guard import HOOK_DICTS, check_model, keeps_buffers, warn_if_training
 from zoo.hooks import HookSet
 from zoo.params import PositiveInt, checked
 
@@ -194,6 +194,7 @@ def _measure(
         h, w = h * 2, w * 2
 
 
+@keeps_buffers
 @checked
 def max_patches(
     model: nn.Module,

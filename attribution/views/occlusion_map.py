@@ -13,9 +13,11 @@ from attribution.common import check_inputs
 from attribution.views._common import window_grid, window_masks
 from attribution.views.activations import Window
 from zoo.checks import check_window
+from zoo.guard import keeps_buffers
 from zoo.params import PositiveInt, checked
 
 
+@keeps_buffers
 @checked
 def occlusion_probability_map(
     model: nn.Module,

@@ -13,11 +13,12 @@ from torch import nn
 from attribution.common import check_layer
 from attribution.views._common import capture
 from zoo.checks import check_images
-from zoo.guard import check_model, warn_if_training
+from zoo.guard import check_model, keeps_buffers, warn_if_training
 from zoo.hooks import find_modules
 from zoo.params import Layer, NonNegativeInt, PositiveInt, checked
 
 
+@keeps_buffers
 @checked
 def penultimate_features(
     model: nn.Module, x: torch.Tensor, *, layer: Layer | None = None,
