@@ -98,6 +98,7 @@ class AuditRequest:
     std: list[float] | None = None
     input_size: list[int] | None = None
     class_names: str | None = None
+    output: int | str | None = None
     data: str | None = None
     labels_csv: str | None = None
     per_class: int | None = None
@@ -146,7 +147,7 @@ def write_audit_suite(request: AuditRequest, out_dir: Path, command: str) -> Pat
     given = {
         "source": request.model, "weights": request.weights, "mean": request.mean,
         "std": request.std, "input_size": input_size, "class_names": request.class_names,
-        "data": "images" if request.data is not None else None,
+        "output": request.output, "data": "images" if request.data is not None else None,
         "eps_linf": request.eps_linf, "eps_l2": request.eps_l2,
     }
     folder = {"root": request.data, "labels_csv": request.labels_csv,

@@ -9,6 +9,8 @@
     std = [0.229, 0.224, 0.225]
     input_size = [3, 64, 64]             # or one int side
     class_names = "classes.txt"          # .txt or .json; default: the folder's class names
+    output = 0                           # a model returning (logits, features): its logits;
+                                         # or a dict key / attribute such as "logits"
     data = "flowers"                     # the [data.*] table it is audited on
     eps_linf = 0.0314                    # optional: the standard budgets of its threat model
     eps_l2 = 0.5
@@ -34,10 +36,11 @@ from typing import Any
 import zoo
 from zoo.checkpoint import file_sha256
 from zoo.datasets import DATASETS as SHIPPED_DATASETS
+from zoo.outputs import check_output
 from zoo.user_spec import EXPORTED_SUFFIX, SCRIPT_SUFFIXES, is_user_spec
 
-MODEL_KEYS = ("source", "weights", "mean", "std", "input_size", "class_names", "data",
-              "eps_linf", "eps_l2")
+MODEL_KEYS = ("source", "weights", "mean", "std", "input_size", "class_names", "output",
+              "data", "eps_linf", "eps_l2")
 DATA_KEYS = ("root", "labels_csv", "per_class")
 RANDOM = "random"
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -58,11 +61,14 @@ class ModelDef:
     eps_linf: float | None = None
     eps_l2: float | None = None
     weights_sha256: str = ""  # of the weights file, so new weights make new job ids
+    output: int | str | None = None  # where the logits are in what the network returns
 
     @property
     def digest(self) -> str:
-        """Short hash of the whole definition; part of every job id that uses the model."""
-        return hashlib.sha256(repr(sorted(asdict(self).items())).encode()).hexdigest()[:12]
+        """Short hash of the whole definition; part of every job id that uses the model.
+        ``output`` enters it only when set, so definitions without it keep their job ids."""
+        items = {k: v for k, v in asdict(self).items() if not (k == "output" and v is None)}
+        return hashlib.sha256(repr(sorted(items.items())).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -187,6 +193,20 @@ def _input_size(value: object, where: str) -> int | tuple[int, int, int] | None:
                      f"got {value!r}")
 
 
+def _output(value: object, source: object, where: str) -> int | str | None:
+    """An index (int) or a key/attribute name (str); only for the user's own models."""
+    if value is None:
+        return None
+    try:
+        output = check_output(value)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    if _is_named_architecture(source):
+        raise ValueError(f"{where}: output is for your own models; {source!r} returns its "
+                         "logits")
+    return output
+
+
 def _eps(value: object, key: str, where: str) -> float | None:
     if value is None:
         return None
@@ -222,6 +242,7 @@ def _model_def(key: str, table: dict[str, Any], base: Path, where: str) -> Model
         eps_linf=_eps(table.get("eps_linf"), "eps_linf", where),
         eps_l2=_eps(table.get("eps_l2"), "eps_l2", where),
         weights_sha256=file_sha256(Path(weights))[:12] if weights not in (None, RANDOM) else "",
+        output=_output(table.get("output"), table["source"], where),
     )
 
 

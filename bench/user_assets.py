@@ -24,7 +24,8 @@ def load_defined_model(definition: ModelDef) -> zoo.Classifier:
     names = (list(zoo.load_class_names(definition.class_names))
              if definition.class_names else None)
     user = {"mean": definition.mean, "std": definition.std,
-            "input_size": definition.input_size, "class_names": names}
+            "input_size": definition.input_size, "class_names": names,
+            "output": definition.output}
     source = definition.source
     if source.startswith("tv:") or source in zoo.list_models():
         given = [k for k, v in user.items() if v is not None]

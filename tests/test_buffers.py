@@ -85,6 +85,10 @@ def unchanged(model: nn.Module, run: Callable[[], Any]) -> list[str]:
 @pytest.mark.parametrize(("family", "name"), CASES, ids=[f"{f}-{n}" for f, n in CASES])
 def test_every_method_leaves_buffers_as_found(family: str, name: str) -> None:
     model = bn_model()
+    with pytest.warns(RuntimeWarning, match="training mode"):  # warned, not switched
+        call(family, name, model)()
+    assert model.training
+    model = bn_model()
     assert unchanged(model, call(family, name, model)) == []
     # the statistics would have moved without the guarantee: a training-mode forward does it
     before = [b.clone() for b in model.buffers()]
@@ -146,3 +150,20 @@ def test_evaluations_leave_buffers_as_found(name: str) -> None:
     with torch.no_grad():
         y = model(x).argmax(dim=1)  # batch statistics: the same answer inside the call
     assert unchanged(model, lambda: EVALUATIONS[name](model, x, y)) == []
+
+
+# (the views stop their forward pass at their layer: tests/attribution/views covers them)
+@pytest.mark.parametrize("name", ["robust_accuracy", "fooling_grid", "carlini_checks",
+                                  "deletion", "inversion_by_depth"])
+def test_evaluations_restore_buffers_when_the_forward_pass_raises(name: str) -> None:
+    model = RaisesAfterForward(bn_model())
+    x, _ = data()
+    with torch.no_grad():
+        y = model.model(x).argmax(dim=1)
+    before = zoo.ModelState.capture(model)
+    run = EVALUATIONS[name] if name != "inversion_by_depth" else (
+        lambda m, x, y: generative.inversion_by_depth(m, x[:1], ["model.net.2"], steps=2))
+    with pytest.raises(RuntimeError, match="on purpose"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run(model, x, y)
+    assert zoo.ModelState.capture(model).differences(before) == []

@@ -18,7 +18,12 @@ T = TypeVar("T")
 
 
 def warn_if_training(model: nn.Module, method: str = "this method") -> None:
-    """Warn (never switch modes) when any module of ``model`` is in training mode."""
+    """Warn (never switch modes) when any module of ``model`` is in training mode.
+
+    In training mode dropout is random and batch norm normalises with the batch's own
+    statistics, so the result depends on the batch; the running statistics it updates are
+    not kept: every registered method and evaluation function runs inside ``buffers_kept``,
+    which copies every buffer back afterwards, also when the call raises."""
     if any(m.training for m in model.modules()):
         warnings.warn(
             f"{method} was given a model in training mode: dropout and batch statistics make "

@@ -22,6 +22,7 @@ from torch import nn
 from zoo.checkpoint import load_weights, read_state_dict
 from zoo.nets import mnist_cnn_net, mnist_logreg_net, shapes_cnn_net
 from zoo.normalize import Classifier
+from zoo.outputs import Output
 from zoo.registry import Registry
 from zoo.shapes import CLASSES as SHAPE_CLASSES
 from zoo.user_models import is_user_spec, load_user_model
@@ -114,12 +115,15 @@ def load_model(
     std: Sequence[float] | None = None,
     input_size: int | Sequence[int] | None = None,
     class_names: Sequence[str] | None = None,
+    output: Output = None,
 ) -> Classifier:
     """A model in eval mode mapping ``[0, 1]`` pixels to logits.
 
     ``name``: a registered model, ``tv:<arch>``, or a user model (``module.path:factory``,
     ``file.py:factory``, a ``.pt2`` export or a TorchScript file; see ``zoo.user_models``,
-    which alone takes ``mean``, ``std``, ``input_size`` and ``class_names``).
+    which alone takes ``mean``, ``std``, ``input_size``, ``class_names`` and ``output``).
+    ``output``: where the logits are when the network returns more than a tensor: an index
+    into a tuple (``0`` for ``(logits, features)``), a dict key or an attribute (``"logits"``).
     ``weights``: ``None`` for the shipped (or cached) weights, a path to a state-dict file, or
     ``"random"`` for an untrained model, labelled as such.
     """
@@ -127,11 +131,13 @@ def load_model(
         raise KeyError(f"model name must be a string, got {name!r}")
     if is_user_spec(name, registered=name in MODELS):
         return load_user_model(
-            name, weights, mean=mean, std=std, input_size=input_size, class_names=class_names
+            name, weights, mean=mean, std=std, input_size=input_size, class_names=class_names,
+            output=output,
         )
-    if any(v is not None for v in (mean, std, input_size, class_names)):
+    if any(v is not None for v in (mean, std, input_size, class_names, output)):
         raise ValueError(
-            f"mean, std, input_size and class_names are for user models; {name!r} has its own"
+            f"mean, std, input_size, class_names and output are for user models; {name!r} has "
+            "its own"
         )
     if name.startswith(TV_PREFIX):
         return _load_torchvision(name[len(TV_PREFIX):], weights).eval()

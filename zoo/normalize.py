@@ -2,6 +2,8 @@
 
 ``Classifier`` is what ``zoo.load_model`` returns: ``[0, 1]`` pixels in, logits out, with the
 metadata the harness and the report need (name, classes, input shape, provenance of weights).
+A network that returns more than its logits is wrapped with ``output=`` (``zoo.outputs``),
+which picks the logits inside ``forward``: every method sees a plain ``(N, K)`` tensor.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from zoo.outputs import Output, check_output, select_output
 
 
 class Normalize(nn.Module):
@@ -35,6 +39,9 @@ class Normalize(nn.Module):
 class Classifier(nn.Module):
     """A network preceded by its input normalisation, plus what the suite needs to know of it.
 
+    ``output``: where the logits are in what ``net`` returns (``select_output``); ``None``
+    when ``net`` returns them as a tensor.
+
     Shape:
         - input: ``(N, C, H, W)`` pixels in ``[0, 1]``
         - output: ``(N, num_classes)`` logits
@@ -52,6 +59,7 @@ class Classifier(nn.Module):
         class_names: Sequence[str] | None = None,
         weights: str = "",
         random_weights: bool = False,
+        output: Output = None,
     ) -> None:
         super().__init__()
         self.normalize = Normalize(mean, std)
@@ -64,6 +72,7 @@ class Classifier(nn.Module):
         self.class_names = list(class_names) if class_names else default_names
         self.weights = weights
         self.random_weights = random_weights
+        self.output = check_output(output)
         # set by zoo.user_models when the network ends in a softmax: attacks are then weaker
         self.outputs_probabilities = False
 
@@ -73,4 +82,4 @@ class Classifier(nn.Module):
         return f"{self.name} (random weights)" if self.random_weights else self.name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(self.normalize(x))
+        return select_output(self.net(self.normalize(x)), self.output)

@@ -2,18 +2,21 @@
 
 The input shape comes from ``input_size`` or the network's own ``input_shape``; ``mean`` and
 ``std`` default to no normalisation (zeros and ones per channel). ``num_classes`` comes from
-one probe forward pass, which also spots networks whose outputs are already probabilities.
+one probe forward pass, which also spots networks whose outputs are already probabilities,
+and refuses a network that returns a structure (a tuple, a dict, an object with ``.logits``)
+unless ``output`` says where its logits are.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 
 from zoo.normalize import Normalize
+from zoo.outputs import Output, describe_output, select_output
 from zoo.user_spec import UserModelError
 
 PROBE_SEED = 0
@@ -70,12 +73,49 @@ def channel_stats(
     return mean_t, std_t
 
 
+def _looks_like_logits(value: object, batch: int) -> bool:
+    return isinstance(value, torch.Tensor) and value.ndim == 2 and value.shape[0] == batch
+
+
+def suggest_output(out: object, batch: int) -> int | str | None:
+    """Where the logits probably are in a structure a network returned: the first ``(N, K)``
+    tensor of a tuple or list (else item 0), ``logits`` or the first ``(N, K)`` entry of a
+    dict or attribute of an object; ``None`` when nothing fits."""
+    if isinstance(out, (tuple, list)):
+        return next((i for i, v in enumerate(out) if _looks_like_logits(v, batch)),
+                    0 if out else None)
+    if not isinstance(out, Mapping) and hasattr(out, "logits"):
+        return "logits"
+    items = dict(out) if isinstance(out, Mapping) else {
+        k: v for k, v in getattr(out, "__dict__", {}).items() if not k.startswith("_")}
+    if "logits" in items:
+        return "logits"
+    return next((k for k, v in items.items()
+                 if isinstance(k, str) and _looks_like_logits(v, batch)), None)
+
+
+def _structure_error(spec: str, out: object, batch: int) -> UserModelError:
+    """The error for a network that returns a structure and no ``output`` to pick from it."""
+    what = f"{spec!r} returns {describe_output(out)}, not a tensor of class scores"
+    pick = suggest_output(out, batch)
+    if pick is None:
+        return UserModelError(f"{what}; it must output (N, K) class scores with K >= 2")
+    keys = f" (its keys: {', '.join(map(repr, out))})" if isinstance(out, Mapping) else ""
+    toml = pick if isinstance(pick, int) else f'"{pick}"'
+    return UserModelError(
+        f"{what}: say where its logits are with output={pick!r}{keys}: --output {pick} on "
+        f"the command line, output = {toml} in a [models.NAME] table")
+
+
 @torch.no_grad()
 def probe(
-    spec: str, net: nn.Module, normalize: Normalize, shape: tuple[int, int, int]
+    spec: str, net: nn.Module, normalize: Normalize, shape: tuple[int, int, int],
+    output: Output = None,
 ) -> tuple[int, bool]:
     """``num_classes`` and whether the outputs look like probabilities, from one forward pass
-    of a zero image and a seeded random one."""
+    of a zero image and a seeded random one. ``output`` picks the logits from a network that
+    returns a structure (``zoo.normalize.select_output``); without it such a network is
+    refused with an error naming the structure and the ``output`` that fits."""
     generator = torch.Generator().manual_seed(PROBE_SEED)
     x = torch.stack([torch.zeros(shape), torch.rand(shape, generator=generator)])  # (2, C, H, W)
     try:
@@ -85,11 +125,18 @@ def probe(
             f"{spec!r}: the model failed on a probe batch of shape {tuple(x.shape)} "
             f"(an exported model needs a dynamic batch dimension): {type(err).__name__}: {err}"
         ) from err
+    if output is None and not isinstance(out, torch.Tensor):
+        raise _structure_error(spec, out, len(x))
+    try:
+        out = select_output(out, output)
+    except ValueError as err:
+        raise UserModelError(f"{spec!r}: {err}") from None
     if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 2 or out.shape[1] < 2:
-        found = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        found = tuple(out.shape) if isinstance(out, torch.Tensor) else describe_output(out)
+        picked = f" (its output={output!r})" if output is not None else ""
         raise UserModelError(
             f"{spec!r}: the model must output (N, K) class scores with K >= 2; on a batch of "
-            f"2 it returned {found}"
+            f"2 it returned{picked} {found}"
         )
     probabilities = bool(
         (out >= 0).all() and ((out.sum(dim=1) - 1).abs() <= PROB_TOLERANCE).all()

@@ -6,6 +6,7 @@ The harness is imported when the command runs, not when the parser is built, so 
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,7 +39,9 @@ def add_parser(sub: Any) -> None:
         "keep and edit) and runs it")
     own.add_argument("--model", metavar="SPEC",
                      help="module.path:factory, path/to/file.py:factory, model.pt2, a "
-                          "TorchScript file, tv:<arch> or a shipped model name")
+                          "TorchScript file, tv:<arch> or a shipped model name; a model "
+                          "that returns a tuple, a dict or an object with .logits needs "
+                          "--output")
     own.add_argument("--weights", metavar="FILE", help="state dict for a factory or tv: model")
     own.add_argument("--mean", type=float, nargs="+", metavar="M",
                      help="the model's input mean per channel (pixels in [0, 1])")
@@ -46,6 +49,9 @@ def add_parser(sub: Any) -> None:
     own.add_argument("--input-size", type=int, nargs="+", metavar="N",
                      help="one side, or C H W")
     own.add_argument("--class-names", metavar="FILE", help=".txt (one per line) or .json")
+    own.add_argument("--output", type=output_choice, metavar="INDEX|KEY",
+                     help="where the logits are when the model returns more than a tensor: "
+                          "0 for (logits, features), or a dict key / attribute (logits)")
     own.add_argument("--data", metavar="DIR",
                      help="image folder: one sub-folder per class, or flat with --labels-csv")
     own.add_argument("--labels-csv", metavar="FILE", help="file,label rows for a flat folder")
@@ -59,8 +65,15 @@ def add_parser(sub: Any) -> None:
     own.add_argument("--quick", action="store_true", help="the quick version of the audit")
 
 
+def output_choice(value: str) -> int | str:
+    """``--output``: an integer is an index into a tuple, anything else a key or attribute."""
+    text = value.strip()
+    if not text:
+        raise argparse.ArgumentTypeError("give an index (0) or a key or attribute (logits)")
+    return int(text) if re.fullmatch(r"-?[0-9]+", text) else text
 
-OWN_MODEL_FLAGS = ("weights", "mean", "std", "input_size", "class_names", "data",
+
+OWN_MODEL_FLAGS = ("weights", "mean", "std", "input_size", "class_names", "output", "data",
                    "labels_csv", "per_class", "eps_linf", "eps_l2", "quick")
 
 
@@ -78,7 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"auditbench run: --threads must be >= 1, got {args.threads}")
     if args.model is None:
         given = [f"--{k.replace('_', '-')}" for k in OWN_MODEL_FLAGS
-                 if getattr(args, k) not in (None, False)]
+                 if getattr(args, k) is not None and getattr(args, k) is not False]
         if given:
             raise UsageError(f"auditbench run: {given[0]} is for your own model: give --model")
     try:
@@ -135,7 +148,7 @@ def _command_line(args: argparse.Namespace) -> str:
             words.append(flag)
         elif isinstance(value, list):
             words += [flag, *map(str, value)]
-        elif value not in (None, False):
+        elif value is not None and value is not False:  # --output 0 is given
             words += [flag, str(value)]
     return shlex.join(words)
 

@@ -4,7 +4,9 @@ model, each with an image folder written here from bundled images; then the bad 
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,9 @@ from torch import nn
 
 import zoo
 from auditbench.cli import main
+from bench.definitions import ModelDef, parse_definitions
 from bench.store import load, load_jobs, load_meta, load_perf
+from bench.user_assets import load_defined_model
 
 PHOTO_CLASSES = ("cat", "coffee", "rocket")
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -30,6 +34,26 @@ def tiny_net() -> nn.Module:
         nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 3),
     )
+
+
+class LogitsAndFeatures(nn.Module):
+    """A model that returns ``(logits, features)``: audited with ``--output 0``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.body(x)
+        return self.head(features), features
+
+
+def tuple_net() -> nn.Module:
+    return LogitsAndFeatures()
 
 
 def five_outputs() -> nn.Module:
@@ -233,6 +257,55 @@ def test_user_model_without_data_or_with_stray_flags(
     assert status == 2 and "--weights is for your own model" in err
     status, _, err = run(["--model", FACTORY, "--suite", "quick"], capsys)
     assert status == 2 and "not both" in err
+
+
+def test_audit_of_a_model_returning_a_tuple_with_output(
+    small_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--output 0`` picks the logits of a ``(logits, features)`` model for every job; without
+    it the run stops before any job, naming what the model returns and the flag."""
+    spec = f"{Path(__file__).resolve()}:tuple_net"
+    args = ["--model", spec, "--input-size", "16", "--data", str(small_folder), "--quick"]
+    status, _, err = run([*args, "--out", str(tmp_path / "no")], capsys)
+    assert status == 2 and err.count("\n") == 1
+    assert "returns a tuple of 2: (Tensor(2, 3), Tensor(2, 8))" in err and "--output 0" in err
+    assert not (tmp_path / "no" / "results.sqlite").exists()
+    out = tmp_path / "run"
+    status, stdout, err = run([*args, "--output", "0", "--out", str(out)], capsys)
+    assert status == 0, load_jobs(out)[["label", "status", "error"]].to_string()
+    jobs = load_jobs(out)
+    assert set(jobs["status"]) == {"done"} and "robustness" in set(jobs["kind"])
+    assert " 0 failed" in stdout
+    text = (out / "audit.toml").read_text()
+    assert "output = 0" in text and "--output 0" in text  # the table and the command line
+    status, _, err = run(["--output", "0"], capsys)  # 0 is a value given, not a flag unset
+    assert status == 2 and "--output is for your own model" in err
+
+
+def test_output_in_a_models_table(tmp_path: Path) -> None:
+    """``output`` in a ``[models.NAME]`` table: checked before any model loads, only for your
+    own models, and part of the definition's digest (and so of its job ids) only when set."""
+    base = {"source": f"{Path(__file__).resolve()}:tuple_net", "input_size": 16}
+
+    def definition(**extra: object) -> ModelDef:
+        return parse_definitions({"net": {**base, **extra}}, {}, base=tmp_path,
+                                 where="suite").models["net"]
+
+    plain = definition()
+    unchanged = hashlib.sha256(repr(sorted(
+        (k, v) for k, v in asdict(plain).items() if k != "output")).encode()).hexdigest()[:12]
+    assert plain.output is None and plain.digest == unchanged  # old job ids stay
+    assert definition(output=0).output == 0 and definition(output="logits").output == "logits"
+    assert len({plain.digest, definition(output=0).digest, definition(output=1).digest,
+                definition(output="logits").digest}) == 4
+    model = load_defined_model(definition(output=0))
+    assert model.output == 0 and model(torch.rand(2, 3, 16, 16)).shape == (2, 3)
+    for bad in (True, 1.5, "", [0]):
+        with pytest.raises(ValueError, match=r"suite, \[models.net\]: output must be an index"):
+            definition(output=bad)
+    with pytest.raises(ValueError, match="output is for your own models; 'tv:resnet18'"):
+        parse_definitions({"net": {"source": "tv:resnet18", "output": 0}}, {}, base=tmp_path,
+                          where="suite")
 
 
 def test_perf_times_the_suites_own_model(photo_audit: Path,

@@ -39,6 +39,48 @@ def make_int():
 
 def make_raises():
     raise RuntimeError("no GPU here")
+
+
+class Features(nn.Module):
+    """make()'s network returning (logits, features), as many research models do."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(),
+                                  nn.AdaptiveAvgPool2d(2), nn.Flatten())
+        self.head = nn.Linear(16, 5)
+
+    def forward(self, x):
+        features = self.body(x)
+        return self.head(features), features
+
+
+class AsDict(Features):
+    def forward(self, x):
+        logits, features = super().forward(x)
+        return {"features": features, "logits": logits}
+
+
+class Output:
+    def __init__(self, logits, hidden):
+        self.logits, self.hidden = logits, hidden
+
+
+class AsObject(Features):
+    def forward(self, x):
+        return Output(*super().forward(x))
+
+
+def make_tuple():
+    return Features()
+
+
+def make_dict():
+    return AsDict()
+
+
+def make_object():
+    return AsObject()
 '''
 
 
@@ -196,3 +238,92 @@ def test_declared_input_shape_and_methods_run(model_file: Path) -> None:
     assert adv.shape == x.shape and (adv - x).abs().max() <= 0.1 + 1e-6
     grad = saliency(model, x, y)
     assert grad.shape == x.shape and torch.isfinite(grad).all()
+
+
+STRUCTURED = [
+    ("make_tuple", 0, r"returns a tuple of 2: \(Tensor\(2, 5\), Tensor\(2, 16\)\).*output=0: "
+     r"--output 0 on the command line"),
+    ("make_dict", "logits", r"returns a dict of 2: \{'features': Tensor\(2, 16\), 'logits': "
+     r"Tensor\(2, 5\)\}.*output='logits' \(its keys: 'features', 'logits'\): --output logits"),
+    ("make_object", "logits", r"returns an Output with \.logits Tensor\(2, 5\), \.hidden "
+     r"Tensor\(2, 16\).*output='logits': --output logits"),
+]
+
+
+@pytest.mark.parametrize(("factory", "output", "message"), STRUCTURED,
+                         ids=[f for f, _, _ in STRUCTURED])
+def test_structured_outputs_are_picked_inside_the_wrapper(
+    model_file: Path, factory: str, output: int | str, message: str
+) -> None:
+    spec = f"{model_file}:{factory}"
+    with pytest.raises(ValueError, match=message):
+        zoo.load_model(spec, input_size=8)  # the structure is named, and the fix
+    model = zoo.load_model(spec, input_size=8, output=output)
+    assert model.num_classes == 5 and model.output == output
+    x = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.tensor([0, 1, 2, 3])
+    with torch.no_grad():
+        logits = model(x)
+        expected = model.net.head(model.net.body(model.normalize(x)))
+    torch.testing.assert_close(logits, expected, rtol=0, atol=0)
+    adv = fgsm(model, x, y, eps=0.1)  # every method sees plain logits
+    assert adv.shape == x.shape and (adv - x).abs().max() <= 0.1 + 1e-6
+    grad = saliency(model, x, y)
+    assert grad.shape == x.shape and torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_a_wrong_output_is_a_clear_error(model_file: Path) -> None:
+    tuple_spec, dict_spec = f"{model_file}:make_tuple", f"{model_file}:make_dict"
+    with pytest.raises(ValueError, match=r"output=2 is out of range: the model returns a "
+                                         r"tuple of 2: \(Tensor\(2, 5\), Tensor\(2, 16\)\)"):
+        zoo.load_model(tuple_spec, input_size=8, output=2)
+    with pytest.raises(ValueError, match=r"output='logit' is not a key of what the model "
+                                         r"returns: .*keys: 'features', 'logits'"):
+        zoo.load_model(dict_spec, input_size=8, output="logit")
+    with pytest.raises(ValueError, match="output=0 is not a key of what the model returns: "
+                                         "a dict of 2"):
+        zoo.load_model(dict_spec, input_size=8, output=0)
+    with pytest.raises(ValueError, match="output='count' names no key or attribute"):
+        zoo.load_model(tuple_spec, input_size=8, output="count")  # not tuple.count
+    with pytest.raises(ValueError, match=r"output=0 takes an item .* returns Tensor\(2, 5\)"):
+        zoo.load_model(f"{model_file}:make", input_size=8, output=0)
+    with pytest.raises(ValueError, match="output must be an index"):
+        zoo.load_model(tuple_spec, input_size=8, output=True)
+    with pytest.raises(ValueError, match="output must be an index"):
+        zoo.load_model(tuple_spec, input_size=8, output="")
+    with pytest.raises(ValueError, match=r"returned \(its output=1\) \(2, 16, 1\)"):
+        model_file.write_text(model_file.read_text() + (
+            "\n\ndef make_3d():\n    net = make_tuple()\n    net.forward = lambda x: ("
+            "net.head(net.body(x)), net.body(x)[..., None])\n    return net\n"))
+        zoo.load_model(f"{model_file}:make_3d", input_size=8, output=1)
+    with pytest.raises(ValueError, match="are for user models"):
+        zoo.load_model("mnist_cnn", output=0)
+    # and a Classifier built by hand checks it too
+    with pytest.raises(ValueError, match="output must be an index"):
+        zoo.Classifier(torch.nn.Identity(), mean=(0.0,), std=(1.0,), num_classes=2,
+                       input_shape=(1, 2, 2), name="x", output=1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning")
+def test_torchscript_and_exported_tuples_are_picked(model_file: Path, tmp_path: Path) -> None:
+    factory = zoo.load_model(f"{model_file}:make_tuple", input_size=8, output=0)
+    x = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = factory(x)
+    scripted, exported = tmp_path / "net.pt", tmp_path / "net.pt2"
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    try:
+        torch.jit.save(torch.jit.script(factory.net), str(scripted))
+        torch.export.save(torch.export.export(factory.net, (x,), dynamic_shapes=({0: batch},)),
+                          exported)
+    except Exception as err:  # pragma: no cover - depends on the torch build
+        pytest.skip(f"TorchScript or torch.export unavailable in torch {torch.__version__}: {err}")
+    for path in (scripted, exported):
+        with pytest.raises(ValueError, match=r"returns a tuple of 2: .*--output 0"):
+            zoo.load_model(str(path), input_size=8)
+        model = zoo.load_model(str(path), input_size=8, output=0)
+        assert model.num_classes == 5
+        with torch.no_grad():
+            torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-5)
+        grad = saliency(model, x, torch.tensor([0, 1, 2]))
+        assert grad.shape == x.shape and torch.isfinite(grad).all()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -13,7 +15,8 @@ from torch import nn
 
 import attribution
 import zoo
-from attribution.metrics import deletion, insertion
+from attribution.metrics import deletion, fragility, insertion, model_randomisation
+from tests.test_buffers import RaisesAfterForward, bn_model, data
 
 
 def sigmoid(v: float) -> float:
@@ -132,3 +135,36 @@ def test_bad_input_fails_before_any_work(digits, counting, kwargs, match) -> Non
         with warnings.catch_warnings(), pytest.raises(ValueError, match=match):
             fn(counting, x, target, attr, **args)
     assert counting.calls == 0
+
+
+def _saliency(model: nn.Module, x: torch.Tensor, target: Any) -> torch.Tensor:
+    return attribution.saliency(model, x, target)
+
+
+_MAP = torch.rand(4, 1, 12, 12, generator=torch.Generator().manual_seed(3))
+
+#: every metric that runs a model
+METRICS: dict[str, Callable[[nn.Module, torch.Tensor, torch.Tensor], Any]] = {
+    "deletion": lambda m, x, y: deletion(m, x, y, _MAP, steps=3),
+    "insertion": lambda m, x, y: insertion(m, x, y, _MAP, steps=3),
+    "fragility": lambda m, x, y: fragility(m, x, y, _saliency, eps=0.02),
+    "model_randomisation": lambda m, x, y: model_randomisation(m, x, y, _saliency),
+}
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_metrics_keep_batch_norm_buffers_in_training_mode(name: str) -> None:
+    """A batch-norm model in training mode: its running statistics (every buffer) and its
+    parameters are as before the metric, after success and when the forward pass raises
+    after updating them."""
+    x, y = data()
+    for model in (bn_model(), RaisesAfterForward(bn_model())):
+        before = zoo.ModelState.capture(model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if isinstance(model, RaisesAfterForward):
+                with pytest.raises(RuntimeError, match="on purpose"):
+                    METRICS[name](model, x, y)
+            else:
+                METRICS[name](model, x, y)
+        assert zoo.ModelState.capture(model).differences(before) == []

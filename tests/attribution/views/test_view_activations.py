@@ -3,6 +3,10 @@ channel grid."""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 import torch
 from torch import nn
@@ -11,9 +15,13 @@ import zoo
 from attribution.views import (
     activation_grid,
     activations,
+    max_patches,
     occluded_activations,
     occlusion_positions,
+    occlusion_probability_map,
+    penultimate_features,
 )
+from tests.test_buffers import bn_model, data
 
 
 def test_activations_are_the_layer_output(mnist_cnn, digits, assert_unchanged):
@@ -107,3 +115,39 @@ def test_activation_grid_places_channels():
                                activation_grid(maps, ncols=4))
     with pytest.raises(ValueError, match="maps"):
         activation_grid(torch.zeros(2, 4, 2, 3))
+
+
+#: every view that runs a model
+VIEWS: dict[str, Callable[[nn.Module, torch.Tensor, torch.Tensor], Any]] = {
+    "activations": lambda m, x, y: activations(m, x, "net.2"),
+    "occluded_activations": lambda m, x, y: occluded_activations(
+        m, x[:1], "net.2", window=4, stride=4),
+    "occlusion_probability_map": lambda m, x, y: occlusion_probability_map(
+        m, x, y, window=4, stride=4),
+    "penultimate_features": lambda m, x, y: penultimate_features(m, x),
+    "max_patches": lambda m, x, y: max_patches(m, x, "net.2", [0], k=2),
+}
+
+
+def _explode(module: nn.Module, args: tuple[Any, ...], out: torch.Tensor) -> None:
+    raise RuntimeError("forward failed on purpose, after the batch-norm update")
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_views_keep_batch_norm_buffers_in_training_mode(name: str) -> None:
+    """A batch-norm model in training mode: its running statistics (every buffer) and its
+    parameters are as before the view, after success and when the forward pass raises right
+    after the first batch norm updated them (before any layer a view stops at)."""
+    x, y = data()
+    failing = bn_model()
+    failing.net[1].register_forward_hook(_explode)
+    for model in (bn_model(), failing):
+        before = zoo.ModelState.capture(model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if model is failing:
+                with pytest.raises(RuntimeError, match="on purpose"):
+                    VIEWS[name](model, x, y)
+            else:
+                VIEWS[name](model, x, y)
+        assert zoo.ModelState.capture(model).differences(before) == []
