@@ -4,6 +4,8 @@ maps weighted by the spatial mean of the target score's gradient on each."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torchvision.transforms.v2.functional as TF
 from torch import nn
@@ -12,6 +14,7 @@ from torchvision.transforms import InterpolationMode
 from attribution.common import check_inputs, check_layer, output_keeper, target_scores
 from attribution.registry import register
 from zoo.hooks import HookSet
+from zoo.layers import token_side
 from zoo.params import Layer
 
 
@@ -26,15 +29,27 @@ def grad_cam(
 ) -> torch.Tensor:
     """``sum_k mean_hw(dS/dA_k) * A_k`` for the activations ``A`` of ``layer``.
 
-    Matches Captum's ``LayerGradCam(model, layer).attribute(x, target=target,
-    relu_attributions=relu)``. Captum's default is ``relu_attributions=False``, and so is
-    ours: the signed map. The paper's Grad-CAM applies a ReLU: pass ``relu=True``.
+    On a convolutional layer, ``(N, K, h, w)``, this matches Captum's
+    ``LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=relu)``.
+    Captum's default is ``relu_attributions=False``, and so is ours: the signed map. The
+    paper's Grad-CAM applies a ReLU: pass ``relu=True``.
+
+    A Vision Transformer layer that outputs tokens ``(N, 1 + h*h, D)`` (a class token, then
+    an ``h x h`` grid of patch tokens) is read as a map, as transformer Grad-CAMs do
+    (pytorch-grad-cam's ``reshape_transform``): the class token is dropped and the patch
+    tokens, with their gradients, are laid out on the patch grid as ``(N, D, h, h)``. Captum
+    defines no such layout, so there is no Captum reference for it. Any other output (a flat
+    ``(N, K)`` layer, tokens without a square grid) is a ``ValueError`` naming the layer and
+    its shape, after the forward pass and before the backward one. The last block's output is
+    a blank map on a ViT whose head reads the class token (its patch tokens no longer reach
+    the score): read the last block's first norm instead (``zoo.layers.cam_layer`` does).
+
     ``layer`` must run once per forward pass and return one tensor; later in-place ops on it
     (ResNet's ``out += identity``, an in-place ReLU) see a copy, as in Captum.
 
     Shape:
         - x: ``(N, C, H, W)`` in ``[0, 1]``; returns ``(N, 1, h, w)`` for a layer output
-          ``(N, K, h, w)`` (``(N, 1)`` for a flat ``(N, K)`` layer). See ``upsample``.
+          ``(N, K, h, w)`` or ``(N, 1 + h*w, D)``. See ``upsample``.
     """
     model, x, target = check_inputs(model, x, target, "grad_cam")
     module = check_layer(model, layer)
@@ -45,11 +60,31 @@ def grad_cam(
         if len(captured) != 1:
             raise ValueError(f"layer {layer!r} ran {len(captured)} times in one forward pass; "
                              "pick a module that runs once")
+        as_map = map_reader(layer, tuple(captured[0].shape))
         (grad,) = torch.autograd.grad(scores.sum(), captured[0])
-    acts = captured[0].detach()
-    weights = grad.mean(dim=tuple(range(2, grad.dim())), keepdim=True) if grad.dim() > 2 else grad
+    acts, grad = as_map(captured[0].detach()), as_map(grad)
+    weights = grad.mean(dim=(2, 3), keepdim=True)
     cam = (weights * acts).sum(dim=1, keepdim=True)
     return cam.clamp(min=0) if relu else cam
+
+
+def map_reader(layer: str, shape: tuple[int, ...]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """How a layer output of ``shape`` is read as a map ``(N, K, h, w)``: as it is, or
+    transformer tokens ``(N, 1 + h*h, D)`` without the class token on the patch grid
+    ``(N, D, h, h)``. ``ValueError`` naming ``layer`` and its shape for any other output."""
+    if len(shape) == 4:
+        return lambda t: t
+    side = token_side(shape)
+    if side is None:
+        raise ValueError(
+            f"grad_cam cannot read the output of layer {layer!r}, shaped "
+            f"{tuple(shape)}, as a map: it needs a spatial map (N, K, h, w) or transformer "
+            "tokens (N, 1 + h*h, D), a class token then a square grid of patches")
+
+    def tokens(t: torch.Tensor) -> torch.Tensor:
+        return t[:, 1:].reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
+
+    return tokens
 
 
 def upsample(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -17,11 +17,15 @@ a ReLU module called twice (ResNet's BasicBlock) is handled call by call, and th
 removed in ``finally``.
 
 Functional ReLUs (``F.relu`` or ``torch.relu`` inside ``forward``) are not modules and cannot
-be overridden: their backward stays the plain ReLU gradient.
+be overridden: their backward stays the plain ReLU gradient. A model with other activation
+modules besides its ReLUs (MobileNetV3's ``nn.Hardswish``), or with none, is refused
+(``relu_refusal``): the rules are defined for ReLU networks, and overriding some of its
+nonlinearities would give a map that is neither the method nor the gradient.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -66,15 +70,67 @@ class _DeconvReLU(torch.autograd.Function):
 _FUNCTIONS = {"guided": _GuidedReLU, "deconvnet": _DeconvReLU}
 
 
-def check_relus(model: nn.Module, method: str) -> list[nn.Module]:
-    """The model's ``nn.ReLU`` modules; a ``ValueError`` when there is none to override."""
-    relus = [m for _, m in find_modules(model, nn.ReLU)]
+# modules of torch.nn's (and timm's) activation files that are not elementwise nonlinearities
+_NOT_ELEMENTWISE = {"Softmax", "Softmin", "LogSoftmax", "Softmax2d", "MultiheadAttention"}
+
+
+def _type_name(module: nn.Module) -> str:
+    kind = type(module)
+    return f"nn.{kind.__name__}" if kind.__module__.startswith("torch.nn.") else (
+        f"{kind.__module__}.{kind.__qualname__}")
+
+
+def other_activations(model: nn.Module) -> Counter[str]:
+    """The model's elementwise activation modules that are not ``nn.ReLU``, counted by type:
+    every class of torch.nn's activation module (``nn.GELU``, ``nn.SiLU``, ``nn.Hardswish``,
+    ``nn.Sigmoid``, ``nn.ReLU6``...) and of timm's activation modules, but the softmax family
+    and attention. Functional calls (``F.gelu``) are not modules and cannot be seen."""
+    counts: Counter[str] = Counter()
+    for module in model.modules():
+        kind = type(module)
+        home = kind.__module__.rsplit(".", 1)[-1]
+        if (not isinstance(module, nn.ReLU) and home.startswith("activation")
+                and kind.__name__ not in _NOT_ELEMENTWISE):
+            counts[_type_name(module)] += 1
+    return counts
+
+
+def _listed(counts: Counter[str]) -> str:
+    return ", ".join(f"{n} {name}" for name, n in counts.items())
+
+
+def relu_refusal(model: nn.Module) -> str | None:
+    """Why a ReLU rule (guided backprop, the deconvnet) does not apply to ``model``, or
+    ``None`` when it does: they are defined for ReLU networks and override ``nn.ReLU``
+    modules, so a model needs at least one, and no other elementwise activation module
+    (overriding only its ReLUs would give a mixture that is neither the method nor the
+    gradient). Functional calls cannot be seen: a ``F.relu`` keeps its plain gradient, a
+    ``F.gelu`` goes unnoticed."""
+    if any(isinstance(m, torch.jit.ScriptModule) for m in model.modules()):
+        return ("the model is TorchScript: its modules cannot be hooked, so no ReLU can be "
+                "overridden")
+    relus = sum(isinstance(m, nn.ReLU) for m in model.modules())
+    others = other_activations(model)
     if not relus:
-        raise ValueError(
-            f"model has no nn.ReLU module, so {method} cannot override any ReLU gradient "
-            "(functional F.relu calls cannot be hooked); its result would be the plain gradient"
-        )
-    return relus
+        if others:
+            return f"the model has no nn.ReLU module; its activations are {_listed(others)}"
+        return ("the model has no nn.ReLU module (nor any other activation module: any "
+                "nonlinearity it has is a functional call, e.g. F.relu, which cannot be "
+                "overridden)")
+    if others:
+        return (f"the model has {_listed(others)} besides {relus} nn.ReLU: overriding only "
+                "the ReLUs gives a map that is neither this method nor the gradient")
+    return None
+
+
+def check_relus(model: nn.Module, method: str) -> list[nn.Module]:
+    """The model's ``nn.ReLU`` modules; a ``ValueError`` saying why when the model is no
+    ReLU network (``relu_refusal``)."""
+    reason = relu_refusal(model)
+    if reason is not None:
+        raise ValueError(f"{method} is defined for ReLU networks and refuses this model: "
+                         f"{reason}")
+    return [m for _, m in find_modules(model, nn.ReLU)]
 
 
 @contextmanager

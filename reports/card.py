@@ -23,6 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.kinds.agreement import KIND as AGREEMENT
+from bench.kinds.attribution import KIND as ATTRIBUTION
+from bench.kinds.attribution_calls import LEFT_OUT, MAP_LAYER
 from bench.kinds.quality import KIND as QUALITY
 from bench.kinds.quality.job import (
     DELETION_AUC,
@@ -81,6 +84,8 @@ __all__ = [
 QUALITY_METRICS = (DELETION_AUC, INSERTION_AUC, MASS_INSIDE_MASK, POINTING_GAME,
                    SEGMENTATION_IOU)
 BASELINE = UNIFORM_BASELINE
+#: the kinds whose jobs may leave an attribution method out
+MAP_KINDS = (ATTRIBUTION.name, AGREEMENT.name, QUALITY.name)
 FORMATS = ("md", "json")
 
 
@@ -192,7 +197,7 @@ def _model_entry(
         "robust": robust,
         "robust_note": None if robust else "no standard eps recorded",
         "sanity": _sanity_entry(rows[rows["kind"] == SANITY.name]),
-        "attribution": _attribution_entries(rows[rows["kind"] == QUALITY.name]),
+        "attribution": _attribution_entries(rows),
         "mask_baseline": _mask_baseline(rows[rows["kind"] == QUALITY.name]),
         "cost": {
             "seconds": _sum(model_jobs.loc[model_jobs["status"] == "done", "seconds"]),
@@ -273,18 +278,36 @@ def _sanity_entry(sanity: pd.DataFrame) -> dict[str, Any] | None:
     return {"passed": int(ok.sum()), "total": len(passed), "failed": failed}
 
 
-def _attribution_entries(quality: pd.DataFrame) -> list[dict[str, Any]]:
+def _attribution_entries(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per attribution method: its quality scores, the layer its map was read from (Grad-CAM)
+    and, for a method some map job left out, the reason."""
     out: dict[str, dict[str, Any]] = {}
+
+    def entry_of(method: str) -> dict[str, Any]:
+        return out.setdefault(method, {
+            "method": method, "randomisation_passed": None,
+            **{m: None for m in QUALITY_METRICS}, "layer": None, "left_out": None})
+
+    quality = rows[rows["kind"] == QUALITY.name]
     methods = column(quality, "method")
-    for _, row in quality[methods.notna() & (methods != BASELINE)].iterrows():
-        entry = out.setdefault(str(row["method"]), {
-            "method": str(row["method"]), "randomisation_passed": None,
-            **{m: None for m in QUALITY_METRICS}})
+    layers = column(quality, MAP_LAYER)
+    for i, row in quality[methods.notna() & (methods != BASELINE)].iterrows():
+        if row["metric"] == LEFT_OUT:
+            continue
+        entry = entry_of(str(row["method"]))
         value = as_float(row["value"])
         if row["metric"] == RANDOMISATION_PASSED and entry["randomisation_passed"] is None:
             entry["randomisation_passed"] = None if value is None else value > 0.5
         elif row["metric"] in QUALITY_METRICS and entry[row["metric"]] is None:
             entry[row["metric"]] = value
+        if entry["layer"] is None and isinstance(layers[i], str):
+            entry["layer"] = layers[i]
+    maps = rows[rows["kind"].isin(MAP_KINDS)]
+    reasons = column(maps, "reason")
+    for i, row in maps[maps["metric"] == LEFT_OUT].iterrows():
+        entry = entry_of(str(row["method"]))
+        if entry["left_out"] is None:
+            entry["left_out"] = str(reasons[i]) if isinstance(reasons[i], str) else ""
     return list(out.values())
 
 

@@ -146,7 +146,7 @@ def _sanity_cell(model: dict[str, Any]) -> dict[str, Any]:
 
 
 def _randomisation_cell(model: dict[str, Any]) -> dict[str, Any]:
-    checked = [a for a in model["attribution"] if a["randomisation_passed"] is not None]
+    checked = [a for a in model["attribution"] if a.get("randomisation_passed") is not None]
     if not checked:
         return _cell(None)
     failed = [a["method"] for a in checked if not a["randomisation_passed"]]
@@ -160,7 +160,13 @@ def _method_text(model: dict[str, Any], method: str) -> str | None:
     a = next((a for a in model["attribution"] if a["method"] == method), None)
     if a is None:
         return None
+    scored = a.get("randomisation_passed") is not None or any(
+        a.get(k) is not None for k in ("deletion_auc", "insertion_auc"))
+    if a.get("left_out") is not None and not scored:
+        return f"left out: {a['left_out'] or 'no reason recorded'}"
     parts = []
+    if a.get("layer"):
+        parts.append(f"layer {a['layer']}")
     if a["randomisation_passed"] is not None:
         parts.append("randomisation " + ("passed" if a["randomisation_passed"] else "FAILED"))
     parts.append(f"deletion AUC↓ {_auc(a['deletion_auc'])}")

@@ -5,8 +5,17 @@ layers by name; these are the harness's and the benchmarks' default choices."""
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import nn
+
+from zoo.guard import buffers_kept
+from zoo.hooks import HookSet, get_layer
 
 
 def feature_layers(model: nn.Module) -> list[str]:
@@ -62,16 +71,177 @@ def style_layers(model: nn.Module) -> tuple[str, list[str]]:
 
 
 def last_conv(model: nn.Module) -> str:
-    """Grad-CAM's default layer: the last convolution's activation (the ReLU module right
-    after the last ``nn.Conv2d``, as in Selvaraju et al.'s VGG set-up), else the conv itself."""
+    """The last convolution's activation (the ReLU module right after the last ``nn.Conv2d``,
+    as in Selvaraju et al.'s VGG set-up), else the conv itself: where the representation
+    views read maximally activating patches. Grad-CAM's default is ``cam_layer``."""
     modules = list(model.named_modules())
     convs = [i for i, (_, m) in enumerate(modules) if isinstance(m, nn.Conv2d)]
     if not convs:
-        raise ValueError("grad_cam needs a convolutional layer and the model has none")
+        raise ValueError("the model has no convolutional layer")
     i = convs[-1]
     if i + 1 < len(modules) and isinstance(modules[i + 1][1], nn.ReLU):
         return modules[i + 1][0]
     return modules[i][0]
+
+
+def token_side(shape: Sequence[int]) -> int | None:
+    """``h`` when ``shape`` is a Vision Transformer's tokens ``(N, 1 + h*h, D)`` (a class
+    token, then an ``h x h`` grid of patch tokens, ``h > 1``); ``None`` for any other shape."""
+    if len(shape) != 3 or shape[1] < 5:
+        return None
+    side = math.isqrt(shape[1] - 1)
+    return side if side > 1 and side * side == shape[1] - 1 else None
+
+
+def is_spatial_map(shape: Sequence[int]) -> bool:
+    """Whether ``shape`` is a spatial map ``(N, K, h, w)`` with ``h, w > 1``."""
+    return len(shape) == 4 and shape[2] > 1 and shape[3] > 1
+
+
+# layers that only pool, drop or pass their input on: a map they output is read where it was
+# made (mnist_cnn's map is the ReLU net.4, not the max-pool net.5 after it)
+_POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d, nn.LPPool2d,
+          nn.FractionalMaxPool2d)
+_PASS_ON = (nn.Identity, nn.Dropout, nn.Dropout2d, nn.Dropout1d, nn.AlphaDropout)
+
+
+@dataclass(eq=False)
+class _Seen:
+    """One module's output in the probe pass."""
+
+    name: str
+    module: nn.Module
+    output: torch.Tensor | None = None
+    calls: int = 0
+    after_parameters: bool = False  # some module with parameters finished before it
+    reaches: bool = False  # the class scores depend on it (patch tokens: on them)
+
+
+def _probe_input(model: nn.Module, input_shape: Sequence[int] | None) -> torch.Tensor:
+    shape = input_shape if input_shape is not None else getattr(model, "input_shape", None)
+    if shape is None:
+        raise ValueError("finding a layer by a probe pass needs the model's input_shape "
+                         "(C, H, W): a zoo.Classifier carries it")
+    tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
+    device = tensor.device if tensor is not None else torch.device("cpu")
+    dtype = tensor.dtype if tensor is not None and tensor.is_floating_point() else torch.float32
+    # two images: a batch norm in training mode needs more than one value per channel
+    x = torch.rand(2, *shape, generator=torch.Generator().manual_seed(0))
+    return x.to(device=device, dtype=dtype)
+
+
+def _probe(model: nn.Module, x: torch.Tensor) -> tuple[list[_Seen], bool]:
+    """One forward and one backward pass of the probe image ``x``, a forward hook on every
+    module: the candidate layers (see ``cam_layer``) in the order they finished, each with
+    whether the class scores depend on it, and whether some module was TorchScript (whose
+    layers hooks cannot see)."""
+    seen: dict[int, _Seen] = {}
+    finished: list[_Seen] = []
+    state = {"parameters": False}
+    scripted = False
+
+    def keep(entry: _Seen) -> Callable[..., None]:
+        def hook(module: nn.Module, args: tuple[Any, ...], out: Any) -> None:
+            entry.calls += 1
+            entry.output = out if isinstance(out, torch.Tensor) else None
+            entry.after_parameters = state["parameters"]
+            if any(True for _ in module.parameters(recurse=False)):
+                state["parameters"] = True
+            if entry in finished:
+                finished.remove(entry)
+            finished.append(entry)
+        return hook
+
+    # the buffers are put back only after the backward pass, which reads batch norm's
+    with HookSet() as hooks, buffers_kept(model), torch.enable_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, torch.jit.ScriptModule):
+                scripted = True
+            elif name and id(module) not in seen:
+                seen[id(module)] = _Seen(name, module)
+                hooks.forward(module, keep(seen[id(module)]))
+        logits = model(x.requires_grad_(True))
+        if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+            raise ValueError(f"the model must return logits (N, classes), got "
+                             f"{type(logits).__name__}")
+        pooled = {id(s.output) for s in finished
+                  if s.output is not None and isinstance(s.module, _POOLS)}
+        # the width of the token stream: the last token output's (not a block's inner qkv)
+        width = next((s.output.shape[2] for s in reversed(finished) if s.output is not None
+                      and token_side(s.output.shape) is not None), None)
+        candidates = [
+            s for s in finished
+            if s.calls == 1 and s.output is not None and s.output.requires_grad
+            and (s.after_parameters or any(True for _ in s.module.parameters()))
+            and not isinstance(s.module, _POOLS + _PASS_ON) and id(s.output) not in pooled
+            and (is_spatial_map(s.output.shape) or (token_side(s.output.shape) is not None
+                                                    and s.output.shape[2] == width))
+        ]
+        if candidates:
+            # a fixed random mix of the logits: their plain sum is constant under a softmax
+            mix = torch.rand(logits.shape[1], generator=torch.Generator().manual_seed(1))
+            score = (logits * mix.to(logits)).sum()
+            grads = torch.autograd.grad(score, [s.output for s in candidates],
+                                        allow_unused=True)
+            for entry, grad in zip(candidates, grads, strict=True):
+                # the patch tokens of the last block's output no longer reach the class token
+                if grad is not None and token_side(entry.output.shape) is not None:
+                    grad = grad[:, 1:]
+                entry.reaches = grad is not None and bool(grad.any())
+    return candidates, scripted
+
+
+def cam_layer(model: nn.Module, input_shape: Sequence[int] | None = None) -> str:
+    """Grad-CAM's default layer, found by one probe pass (forward and backward) of a random
+    image of the model's ``input_shape``: the last module whose output is a spatial map
+    ``(N, K, h, w)`` with ``h, w > 1``, or Vision Transformer tokens ``(N, 1 + h*h, D)``, that
+    the class scores depend on.
+
+    Only modules that run once count, and only after the first module with parameters (not
+    the input normalisation). A pooling or pass-on layer (dropout, identity) is skipped: the
+    map is read where it was made, so mnist_cnn's is the ReLU ``net.4`` and not the max-pool
+    after it, and VGG's the last ReLU and not its pools. A container that returns its last
+    child's map is named itself (ResNet's ``layer4``, EfficientNet's ``features``). On a
+    transformer only the class token reaches the head from the last block's output, so the
+    gradient on its patch tokens is 0 (a blank map): the last tokens whose patches do reach
+    the score are the last block's first norm (torchvision's ``ln_1``, timm's ``norm1``),
+    the layer pytorch-grad-cam recommends. ``ValueError`` saying why when there is none.
+    """
+    candidates, scripted = _probe(model, _probe_input(model, input_shape))
+    for entry in reversed(candidates):
+        if entry.reaches:
+            return entry.name
+    if candidates:
+        raise ValueError(
+            "the class scores depend on none of the layers that output a spatial map or "
+            "transformer tokens (zero gradient at a random image: an untrained head "
+            "initialised to zero, as torchvision's VisionTransformer's is?); name one with "
+            "layer = \"...\"")
+    hidden = (" (parts of it are TorchScript, whose layers hooks cannot see)" if scripted
+              else "")
+    raise ValueError("no layer of the model outputs a spatial map (N, K, h, w) with h, w > 1 "
+                     f"or transformer tokens (N, 1 + h*h, D){hidden}; name one with "
+                     "layer = \"...\"")
+
+
+def output_shape(model: nn.Module, layer: str,
+                 input_shape: Sequence[int] | None = None) -> tuple[int, ...]:
+    """The shape of one example's output of ``layer`` (without the batch dimension), by one
+    probe pass."""
+    module = get_layer(model, layer)
+    shapes: list[tuple[int, ...]] = []
+
+    def keep(module: nn.Module, args: tuple[Any, ...], out: Any) -> None:
+        if isinstance(out, torch.Tensor):
+            shapes.append(tuple(out.shape[1:]))
+
+    x = _probe_input(model, input_shape)
+    with HookSet() as hooks, buffers_kept(model), torch.no_grad():
+        hooks.forward(module, keep)
+        model(x)
+    if not shapes:
+        raise ValueError(f"layer {layer!r} did not output a tensor in a forward pass")
+    return shapes[-1]
 
 
 def first_activation(model: nn.Module) -> str:

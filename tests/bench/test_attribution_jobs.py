@@ -7,11 +7,11 @@ import pytest
 
 import zoo
 from attribution import list_methods
-from bench.kinds.attribution_calls import resolve_methods
+from bench.kinds.attribution_calls import plan_methods, resolve_methods
 from bench.runner import run_suite
 from bench.store import load, load_artifact, load_jobs
 from bench.suite import Suite, SuiteError, parse_suite
-from zoo.layers import last_conv
+from zoo.layers import cam_layer, last_conv
 
 SUITE = """
 name = "attr"
@@ -44,10 +44,18 @@ def test_auto_methods_are_those_that_apply() -> None:
 
 
 def test_grad_cam_layer_defaults_to_the_last_conv_activation() -> None:
-    assert last_conv(zoo.load_model("mnist_cnn")) == "net.4"
-    assert last_conv(zoo.load_model("shapes_cnn")) == "net.9"
+    # the last spatial map, read where it was made: the ReLU, not the max-pool after it
+    assert cam_layer(zoo.load_model("mnist_cnn")) == last_conv(zoo.load_model("mnist_cnn"))
+    assert cam_layer(zoo.load_model("mnist_cnn")) == "net.4"
+    assert cam_layer(zoo.load_model("shapes_cnn")) == "net.9"
     with pytest.raises(ValueError, match="no"):
         last_conv(zoo.load_model("mnist_logreg"))
+    with pytest.raises(ValueError, match="no layer of the model outputs a spatial map"):
+        cam_layer(zoo.load_model("mnist_logreg"))
+    plan = plan_methods("auto", zoo.load_model("mnist_logreg"))
+    assert set(plan.left_out) == {"guided_backprop", "deconvnet", "grad_cam"}
+    assert "no nn.ReLU module" in plan.left_out["guided_backprop"]
+    assert plan.left_out["grad_cam"].startswith("no default layer: no layer of the model")
 
 
 def test_unknown_method_or_bad_value_is_refused_at_load() -> None:

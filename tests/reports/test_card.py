@@ -251,10 +251,10 @@ def test_sanity_attribution_cost_and_warnings(full_run: Path) -> None:
     assert m["attribution"] == [
         {"method": "saliency", "randomisation_passed": True, "deletion_auc": 0.25,
          "insertion_auc": 0.75, "mass_inside_mask": 0.5, "pointing_game": 0.25,
-         "segmentation_iou": None},
+         "segmentation_iou": None, "layer": None, "left_out": None},
         {"method": "guided_backprop", "randomisation_passed": False, "deletion_auc": 0.5,
          "insertion_auc": 0.5, "mass_inside_mask": 0.5, "pointing_game": 0.25,
-         "segmentation_iou": None},
+         "segmentation_iou": None, "layer": None, "left_out": None},
     ]
     assert m["mask_baseline"] == 0.125
     # done jobs only: robustness 1.5 + sanity 2 + quality 4; the failed one is counted apart
@@ -349,3 +349,32 @@ def test_images_cell_says_how_the_folder_was_sampled() -> None:
     sampled = {"images": 400, "classes": 4, "per_class": 100, "not_sampled": 600}
     assert _images(sampled) == "400 images (up to 100 per class, seeded, of 1,000), 4 classes"
     assert _images({"images": 36, "classes": 3}) == "36 images, 3 classes"
+
+
+def test_left_out_methods_and_grad_cams_layer(tmp_path: Path) -> None:
+    """A method a map job left out shows its reason (from whichever of the three kinds left it
+    out); Grad-CAM's row names the layer it read; a method scored by the quality job shows its
+    scores even if another job left it out."""
+    reason = "the model has 19 nn.Hardswish besides 14 nn.ReLU"
+    with Store(tmp_path) as s:
+        quality = Job("quality", {"model": "m", "dataset": "d", "n": 4, "methods": ["x"]})
+        s.write_job(quality, JobOutput(rows=[
+            {"method": "grad_cam", "metric": "deletion_auc", "value": 0.25, "map_layer": "f.3"},
+            {"method": "grad_cam", "metric": "insertion_auc", "value": 0.5, "map_layer": "f.3"},
+            {"method": "guided_backprop", "metric": "left_out", "value": 1.0, "reason": reason},
+        ]), seconds=1.0, provenance={"device": "cpu", "finished_at": FINISHED})
+        maps = Job("attribution", {"model": "m", "dataset": "d", "n": 2})
+        s.write_job(maps, JobOutput(rows=[
+            {"method": "deconvnet", "metric": "left_out", "value": 1.0, "reason": reason},
+            {"method": "grad_cam", "metric": "left_out", "value": 1.0, "reason": "no layer"},
+        ]), seconds=1.0, provenance={"device": "cpu", "finished_at": FINISHED})
+        write_meta(s, [quality, maps], models={"m": model_meta()})
+    card = audit_card(tmp_path)
+    entries = {a["method"]: a for a in card["models"][0]["attribution"]}
+    assert list(entries) == ["grad_cam", "guided_backprop", "deconvnet"]
+    assert entries["grad_cam"]["layer"] == "f.3"
+    assert entries["guided_backprop"]["left_out"] == reason
+    md = card_markdown(card)
+    assert "| attribution: grad_cam | layer f.3, deletion AUC↓ 0.250, insertion AUC↑ 0.500 |" in md
+    assert f"| attribution: guided_backprop | left out: {reason} |" in md
+    assert f"| attribution: deconvnet | left out: {reason} |" in md

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
+import torchvision
 from torch import nn
 
 import zoo
+from zoo.layers import cam_layer, output_shape
 
 
 def test_feature_layers_of_shipped_models_are_the_relus_after_convolutions() -> None:
@@ -40,3 +44,72 @@ def test_load_photo_is_a_square_crop_in_unit_range() -> None:
         zoo.load_photo("mona_lisa")
     with pytest.raises(ValueError, match="size"):
         zoo.load_photo("chelsea", 0)
+
+
+def _classifier(net: nn.Module, shape: tuple[int, int, int]) -> zoo.Classifier:
+    return zoo.Classifier(net, mean=(0.5,) * shape[0], std=(0.5,) * shape[0], num_classes=4,
+                          input_shape=shape, name="net").eval()
+
+
+def _seeded(build: Callable[..., nn.Module], **kwargs: object) -> nn.Module:
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return build(num_classes=4, **kwargs)
+
+
+def _vit(head: bool = True) -> zoo.Classifier:
+    net = _seeded(torchvision.models.VisionTransformer, image_size=32, patch_size=8,
+                  num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64)
+    if head:  # torchvision zero-initialises it
+        with torch.random.fork_rng():
+            torch.manual_seed(1)
+            nn.init.normal_(net.heads.head.weight, std=0.5)
+    return _classifier(net, (3, 32, 32))
+
+
+def test_grad_cam_default_layer_is_the_last_spatial_map_the_scores_depend_on() -> None:
+    # the shipped models: the ReLU after the last convolution, not the max-pool after it
+    assert cam_layer(zoo.load_model("mnist_cnn")) == "net.4"
+    assert cam_layer(zoo.load_model("mnist_cnn_at")) == "net.4"
+    assert cam_layer(zoo.load_model("shapes_cnn")) == "net.9"  # its pool is 1 x 1
+    with pytest.raises(ValueError, match=r"no layer of the model outputs a spatial map"):
+        cam_layer(zoo.load_model("mnist_logreg"))
+    side = (3, 64, 64)
+    vgg = _classifier(_seeded(torchvision.models.vgg11), side)
+    assert cam_layer(vgg) == "net.features.19"  # its last ReLU: not the pools after it
+    resnet = _classifier(_seeded(torchvision.models.resnet18), side)
+    assert cam_layer(resnet) == "net.layer4"  # the last block's output, its ReLU runs twice
+    assert output_shape(resnet, "net.layer4") == (512, 2, 2)
+    efficientnet = _classifier(_seeded(torchvision.models.efficientnet_b0), side)
+    assert cam_layer(efficientnet) == "net.features"  # the last Conv-BN-SiLU's map
+    assert output_shape(efficientnet, "net.features") == (1280, 2, 2)
+    mobilenet = _classifier(_seeded(torchvision.models.mobilenet_v3_small), side)
+    assert cam_layer(mobilenet) == "net.features"
+    # a ViT: not the patch embedding (a conv map), not the last block's output (its patch
+    # tokens no longer reach the class token), but the last block's first norm
+    vit = _vit()
+    assert cam_layer(vit) == "net.encoder.layers.encoder_layer_1.ln_1"
+    assert output_shape(vit, cam_layer(vit)) == (17, 32)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.:FutureWarning")
+def test_grad_cam_default_layer_says_why_there_is_none() -> None:
+    with pytest.raises(ValueError, match="depend on none of the layers"):
+        cam_layer(_vit(head=False))  # a zero head: constant scores
+    scripted = torch.jit.script(zoo.load_model("mnist_cnn").net)
+    with pytest.raises(ValueError, match="TorchScript"):
+        cam_layer(_classifier(scripted, (1, 28, 28)))
+    bare = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(72, 2))
+    with pytest.raises(ValueError, match="input_shape"):
+        cam_layer(bare)
+    assert cam_layer(bare, (1, 8, 8)) == "1"
+
+
+def test_the_probe_leaves_the_model_as_found() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 4))
+    model = _classifier(net, (1, 8, 8)).train()
+    before = zoo.ModelState.capture(model)
+    assert cam_layer(model) == "net.2"
+    assert output_shape(model, "net.2") == (4, 8, 8)
+    assert before.differences(zoo.ModelState.capture(model)) == []

@@ -17,6 +17,7 @@ import pandas as pd
 from bench.figures import BAD, GOOD, house_style, show_image, to_data_uri
 from bench.kind import ArtifactLoader
 from bench.kinds.attribution.job import MAPS, SECONDS_PER_IMAGE
+from bench.kinds.attribution_calls import LEFT_OUT, MAP_LAYER, lecture_rank
 
 # column heads of the maps figure; the tables use them on one line (``method_title``)
 TITLES = {
@@ -32,16 +33,43 @@ def method_title(name: str) -> str:
 
 
 def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
-    """Per job: its model, the maps figure and each method's seconds per image."""
+    """Per job: its model, the maps figure, each method's seconds per image, the layer each
+    layer method read and the methods left out with the reasons."""
     out = []
     for job_id, job in rows.groupby("job_id", sort=False):
         seconds = job[job["metric"] == SECONDS_PER_IMAGE].set_index("method")["value"]
         out.append({
             "model": job["model_label"].iloc[0],
             "figure": maps_figure(artifact(job_id, MAPS)),
-            "seconds": seconds.to_dict(),
+            "seconds": {method_title(m): t for m, t in seconds.items()},
+            "layers": map_layers(job),
+            "left_out": left_out(job),
         })
     return out
+
+
+def map_layers(rows: pd.DataFrame) -> dict[str, str]:
+    """Method title -> the layer its map was read from (Grad-CAM's), for rows that name one
+    (runs stored before the layer was recorded name none)."""
+    if MAP_LAYER not in rows:
+        return {}
+    named = rows.dropna(subset=[MAP_LAYER])
+    return {method_title(str(m)): str(layer)
+            for m, layer in zip(named["method"], named[MAP_LAYER], strict=True)}
+
+
+def left_out(rows: pd.DataFrame) -> list[dict[str, str]]:
+    """The methods a job left out, each with its reason, in the lecture's order."""
+    out = rows[rows["metric"] == LEFT_OUT]
+    reasons = {str(r["method"]): reason_of(r) for _, r in out.iterrows()}
+    return [{"method": method_title(m), "reason": reasons[m]}
+            for m in sorted(reasons, key=lecture_rank)]
+
+
+def reason_of(row: pd.Series) -> str:
+    """A row's ``reason`` (why a method was left out), ``""`` where it has none."""
+    reason = row.get("reason")
+    return reason if isinstance(reason, str) else ""
 
 
 def display_map(method: str, raw: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from attribution.metrics import (
 )
 from attribution.registry import METHODS
 from bench.context import RunContext
-from bench.kinds.attribution_calls import as_input_shaped, call_kwargs, resolve_methods
+from bench.kinds.attribution_calls import as_input_shaped, call_kwargs, plan_methods
 from bench.schema import Dataset, Model, Names
 from bench.spec import JobOutput
 from zoo.params import NonNegative, PositiveInt
@@ -43,6 +43,7 @@ POINTING_GAME = "pointing_game"
 SEGMENTATION_IOU = "segmentation_iou"
 
 UNIFORM_BASELINE = "uniform baseline"  # the method of the row a uniform map scores
+# a method left out: attribution_calls.LEFT_OUT, with its reason
 CURVES = "curves"  # the artifact: ``fractions``, ``deletion_<method>``, ``insertion_<method>``
 
 AUC = {"deletion": DELETION_AUC, "insertion": INSERTION_AUC}  # by ``curve.kind``
@@ -61,10 +62,12 @@ class Scores:
     label: str
     rows: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, np.ndarray] = field(default_factory=dict)
+    #: method -> what each of its rows carries (Grad-CAM's: the layer it read)
+    tags: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, method: str, metric: str, value: float, **extra: Any) -> None:
         self.rows.append({"model_label": self.label, "method": method, "metric": metric,
-                          "value": float(value), **extra})
+                          "value": float(value), **self.tags.get(method, {}), **extra})
 
 
 def input_shaped_method(name: str, kwargs: dict[str, Any]) -> MapFn:
@@ -101,9 +104,11 @@ def run(
     net = ctx.model(model, weights)
     x, y = ctx.sample(dataset, n, seed)
     masks = ctx.sample_masks(dataset, n, seed) if dataset in MASKED else None
-    scores = Scores(net.label)
-    for name in resolve_methods(methods, net):
-        call = input_shaped_method(name, call_kwargs(name, net, settings, ctx, seed))
+    plan = plan_methods(methods, net, settings)
+    scores = Scores(net.label, plan.left_out_rows(net.label),
+                    tags={name: plan.extra(name) for name in plan.methods})
+    for name in plan.methods:
+        call = input_shaped_method(name, call_kwargs(name, plan, settings, ctx, seed))
         maps = call(net, x, y)
         _faithfulness(scores, name, net, x, y, maps, curve_steps)
         rand = model_randomisation(net, x, y, call, generator=ctx.generator(seed))

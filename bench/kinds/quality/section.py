@@ -12,7 +12,8 @@ import pandas as pd
 
 from bench.figures import PALETTE, house_style, to_data_uri
 from bench.kind import ArtifactLoader
-from bench.kinds.attribution.section import method_title
+from bench.kinds.attribution.section import method_title, reason_of
+from bench.kinds.attribution_calls import LEFT_OUT, MAP_LAYER, lecture_rank
 from bench.kinds.quality.job import (
     CURVES,
     DELETION_AUC,
@@ -50,26 +51,38 @@ def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
             "rows": table,
             "masks": any(r[MASS_INSIDE_MASK] is not None for r in table),
             "failed": [r["method"] for r in table if r["passed"] is False],
+            "left_out": [r for r in table if r["left_out"] is not None],
         })
     return out
 
 
 def quality_rows(job: pd.DataFrame) -> list[dict[str, Any]]:
-    """One row per method (and the uniform baseline): each score, ``None`` where missing."""
+    """One row per method (and the uniform baseline): each score, ``None`` where missing, the
+    layer a layer method read, and after them one row per method left out with its reason."""
     scalar = job[job["metric"].isin((*SCORES, RANDOMISATION_PASSED))]
     table = scalar.pivot_table(index="method", columns="metric", values="value", sort=False)
+    layers = {}
+    if MAP_LAYER in scalar:
+        named = scalar.dropna(subset=[MAP_LAYER])
+        layers = dict(zip(named["method"], named[MAP_LAYER], strict=True))
     out = []
     for method, row in table.iterrows():
         values = {k: (None if pd.isna(row.get(k)) else float(row[k])) for k in SCORES}
         passed = row.get(RANDOMISATION_PASSED)
         out.append({"method": method_title(str(method)), **values,
-                    "passed": None if pd.isna(passed) else bool(passed)})
+                    "passed": None if pd.isna(passed) else bool(passed),
+                    "layer": layers.get(method), "left_out": None})
+    left = [row for _, row in job[job["metric"] == LEFT_OUT].iterrows()]
+    for row in sorted(left, key=lambda r: lecture_rank(str(r["method"]))):
+        out.append({"method": method_title(str(row["method"])), **dict.fromkeys(SCORES),
+                    "passed": None, "layer": None, "left_out": reason_of(row)})
     return out
 
 
 def quality_figure(job: pd.DataFrame, curves: dict[str, np.ndarray]) -> str:
     """Top: deletion and insertion curves. Bottom: the three randomisation similarities."""
-    methods = [m for m in dict.fromkeys(job["method"]) if m != UNIFORM_BASELINE]
+    ran = job[job["metric"] != LEFT_OUT]
+    methods = [m for m in dict.fromkeys(ran["method"]) if m != UNIFORM_BASELINE]
     with house_style():
         fig, axes = plt.subplots(2, 3, figsize=(13.5, 7.4))
         for i, method in enumerate(methods):
