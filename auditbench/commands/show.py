@@ -1,6 +1,6 @@
 """The commands that show what there is: ``report`` and ``card`` (of a finished run),
-``toy`` (the lecture's linear example) and ``list`` (models, datasets, attacks, kinds,
-suites)."""
+``toy`` (the lecture's linear example) and ``list`` (models, datasets, every method with
+its paper, job kinds, suites)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def add_parsers(sub: Any) -> None:
     toy.add_argument("--json", action="store_true", help="print JSON instead of a table")
     toy.add_argument("--eps", type=float, default=0.5)
 
-    sub.add_parser("list", help="models, datasets, attacks, job kinds and suites")
+    sub.add_parser("list", help="models, datasets, methods, job kinds and suites")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -67,17 +67,17 @@ def cmd_toy(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    import attacks
-    import attribution
-    import generative
-    import zoo
-    from bench.kind import list_kinds
-    from bench.suite import list_suites
+    # read off the source (auditbench.listing): importing the registries imports PyTorch
+    from auditbench.listing import index
 
-    rows = [("models", zoo.list_models()), ("datasets", zoo.list_datasets()),
-            ("attacks", attacks.list_attacks()), ("attribution", attribution.list_methods()),
-            ("generative", generative.list_methods()), ("jobs", list_kinds()),
-            ("suites", list_suites())]
-    for label, names in rows:
-        print(f"{label + ':':<12} " + ", ".join(names))
+    families = index()
+    width = max((len(e.name) for f in families for e in f.entries if e.paper), default=0)
+    for family in families:
+        label = f"{family.label + ':':<12} "
+        if not any(e.paper for e in family.entries):
+            print(label + ", ".join(family.names))
+            continue
+        for entry in family.entries:  # a method family: one method a line, with its paper
+            print(f"{label}{entry.name:<{width}}  {entry.paper or ''}".rstrip())
+            label = " " * len(label)
     return 0
