@@ -9,9 +9,9 @@ from attribution.metrics.fragility import FragilityResult, fragility
 from attribution.metrics.localisation import LocalisationResult, localisation
 from attribution.metrics.randomisation import (
     RandomisationResult,
+    cascade,
     cascade_similarity,
     model_randomisation,
-    parameter_layers,
     passes,
 )
 from attribution.metrics.segmentation import (
@@ -22,7 +22,7 @@ from attribution.metrics.segmentation import (
 
 __all__ = [
     "FragilityResult", "LocalisationResult", "PerturbationCurve", "RandomisationResult",
-    "SegmentationResult", "cascade_similarity", "deletion", "fragility", "insertion",
-    "localisation", "model_randomisation", "parameter_layers", "passes",
+    "SegmentationResult", "cascade", "cascade_similarity", "deletion", "fragility", "insertion",
+    "localisation", "model_randomisation", "passes",
     "saliency_segmentation", "segmentation_iou",
 ]

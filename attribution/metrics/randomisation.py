@@ -1,14 +1,19 @@
 """The model-randomisation sanity check (Adebayo, Gilmer, Muelly, Goodfellow, Hardt and Kim
 2018, "Sanity Checks for Saliency Maps").
 
-An explanation of a model should depend on the model. The check re-initialises the layers
-that hold parameters one after another, from the output layer down ("cascading"
-randomisation), recomputes the maps after each stage and compares them with the maps of the
-trained model: Spearman rank correlation of the signed maps and of their absolute values, and
-SSIM of the maps scaled to ``[0, 1]``. A method whose maps stay similar while the weights
-they explain are destroyed is describing the input (edges, texture), not the model; the paper
-found this for Guided Backprop and Guided Grad-CAM, while plain gradients and Grad-CAM
-decorrelated. The numbers are similarities: 1 means "unchanged", near 0 means "unrelated".
+An explanation of a model should depend on the model. The check re-initialises the model's
+blocks one after another, from the output down ("cascading" randomisation), recomputes the
+maps after each stage and compares them with the maps of the trained model: Spearman rank
+correlation of the signed maps and of their absolute values, and SSIM of the maps scaled to
+``[0, 1]``. A method whose maps stay similar while the weights they explain are destroyed is
+describing the input (edges, texture), not the model; the paper found this for Guided
+Backprop and Guided Grad-CAM, while plain gradients and Grad-CAM decorrelated. The numbers
+are similarities: 1 means "unchanged", near 0 means "unrelated".
+
+The paper's cascade over Inception v3 has 17 stages, one per block (``Logits``, ``Mixed_7c``,
+..., ``Conv2d_1a_3x3``), not one per weight tensor. The default stages here are the model cut
+into at most ``max_stages`` blocks (``zoo.blocks``): the layers of a small CNN, the residual
+blocks of a ResNet, the stages of an EfficientNet, so the cost stays bounded on a deep net.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from attribution.metrics._maps import (
     pixel_scores,
     resolve_method,
 )
+from zoo.blocks import DEFAULT_BLOCKS, Block, block_modules, blocks
 from zoo.guard import keeps_buffers
 
 
@@ -41,9 +47,9 @@ from zoo.guard import keeps_buffers
 class RandomisationResult:
     """Mean similarity to the trained model's maps after each cascading stage.
 
-    ``layers[i]`` is the layer re-initialised at stage ``i`` (stage ``i`` has layers
-    ``0..i`` random, output layer first). ``spearman``, ``spearman_abs`` and ``ssim`` hold one
-    mean over the images per stage.
+    ``layers[i]`` names the block re-initialised at stage ``i`` (stage ``i`` has blocks
+    ``0..i`` random, the output's first). ``spearman``, ``spearman_abs`` and ``ssim`` hold
+    one mean over the images per stage.
 
     Shape:
         - spearman, spearman_abs, ssim: ``(len(layers),)``.
@@ -55,27 +61,50 @@ class RandomisationResult:
     ssim: torch.Tensor
 
 
-def parameter_layers(model: nn.Module) -> list[str]:
-    """Names of the modules that hold parameters themselves, from the output layer down
-    (the reverse of registration order, which is forward order for sequential networks)."""
-    names = [name for name, module in model.named_modules()
-             if any(True for _ in module.parameters(recurse=False))]
-    return names[::-1]
+def cascade(model: nn.Module, max_stages: int = DEFAULT_BLOCKS) -> list[Block]:
+    """The default stages: the model cut into at most ``max_stages`` blocks (``zoo.blocks``),
+    from the output down (the reverse of registration order, which is forward order for
+    sequential networks)."""
+    return blocks(model, at_most=max_stages)[::-1]
 
 
-def _reinitialise(module: nn.Module, generator: torch.Generator | None) -> None:
+def _named_stages(model: nn.Module, layers: Sequence[str]) -> list[Block]:
+    """One stage per name: a module holding parameters (its whole subtree) or a parameter."""
+    if isinstance(layers, str) or not all(isinstance(n, str) for n in layers):
+        raise ValueError(f"layers must be a sequence of module or parameter names, "
+                         f"got {layers!r}")
+    holders = {name for name, m in model.named_modules() if any(True for _ in m.parameters())}
+    known = holders | {name for name, _ in model.named_parameters()}
+    unknown = [n for n in layers if n not in known]
+    if unknown:
+        raise ValueError(f"layers {unknown} are neither parameters nor modules holding "
+                         f"parameters; the default stages: "
+                         f"{[b.label for b in cascade(model)]}")
+    return [Block(name, (name,)) for name in layers]
+
+
+def _stage_parameters(model: nn.Module, block: Block) -> list[list[nn.Parameter]]:
+    """A block's parameters grouped by the module that holds them (a single parameter
+    member: a group of its own), each group re-initialised with its module's fan-in."""
+    groups = [list(m.parameters(recurse=False)) for _, m in block_modules(model, block)]
+    singles = [[model.get_parameter(name)] for name in block.members
+               if name not in dict(model.named_modules())]
+    return [g for g in groups + singles if g]
+
+
+def _reinitialise(params: list[nn.Parameter], generator: torch.Generator | None) -> None:
     """PyTorch's default initialisation, drawn from ``generator``: ``U(-b, b)`` with
     ``b = 1 / sqrt(fan_in)`` for weights and biases of linear and convolution layers (this is
-    what ``reset_parameters`` gives with ``kaiming_uniform_(a=sqrt(5))``), also applied to
-    one-dimensional parameters such as norm scales, which would otherwise reset to a
-    constant and not randomise anything."""
-    params = dict(module.named_parameters(recurse=False))
-    weights = [p for p in params.values() if p.dim() > 1]
+    what ``reset_parameters`` gives with ``kaiming_uniform_(a=sqrt(5))``), ``fan_in`` from
+    the group's first weight of two or more dimensions (a lone token or position embedding:
+    its own); also applied to one-dimensional parameters such as norm scales, which would
+    otherwise reset to a constant and not randomise anything."""
+    weights = [p for p in params if p.dim() > 1]
     fan_in = weights[0][0].numel() if weights else 1
     bound = 1.0 / math.sqrt(fan_in)
     device = generator.device if generator is not None else torch.device("cpu")
     with torch.no_grad():
-        for p in params.values():
+        for p in params:
             draw = torch.rand(p.shape, generator=generator, device=device, dtype=torch.float64)
             p.copy_(((2 * draw - 1) * bound).to(p.device, p.dtype))
 
@@ -120,16 +149,19 @@ def model_randomisation(
     *,
     generator: torch.Generator | None = None,
     layers: Sequence[str] | None = None,
+    max_stages: int | None = None,
     method_kwargs: dict[str, Any] | None = None,
 ) -> RandomisationResult:
     """Cascading model-parameter randomisation test.
 
     ``method``: a registered method's name or ``fn(model, x, target, **method_kwargs)``
-    returning maps shaped like ``x`` (or ``(N, 1, H, W)``). ``layers``: the layers to
-    randomise, in order (default: every layer with parameters, output first). Weights are
-    redrawn on a deep copy of ``model``; the caller's model is never touched. Multi-channel
-    maps are summed over channels before comparing (absolute values summed for the absolute
-    scores); SSIM compares the absolute maps each scaled to ``[0, 1]``.
+    returning maps shaped like ``x`` (or ``(N, 1, H, W)``). The stages, in order: ``layers``,
+    names of modules that hold parameters (each re-initialised with its whole subtree) or of
+    single parameters; by default ``cascade(model, max_stages)``, the model cut into at most
+    ``max_stages`` (12) named blocks, output first. Weights are redrawn on a deep copy of
+    ``model``; the caller's model is never touched. Multi-channel maps are summed over
+    channels before comparing (absolute values summed for the absolute scores); SSIM
+    compares the absolute maps each scaled to ``[0, 1]``.
 
     Shape:
         - x: ``(N, C, H, W)`` in ``[0, 1]``; target: int or ``(N,)``.
@@ -138,38 +170,37 @@ def model_randomisation(
     fn = resolve_method(method)
     kwargs = check_kwargs(method_kwargs)
     generator = check_generator(generator, x)
-    available = parameter_layers(model)
-    if layers is None:
-        order = available
-    else:
-        if isinstance(layers, str) or not all(isinstance(n, str) for n in layers):
-            raise ValueError(f"layers must be a sequence of layer names, got {layers!r}")
-        unknown = [n for n in layers if n not in available]
-        if unknown:
-            raise ValueError(f"layers {unknown} hold no parameters of their own; layers with "
-                             f"parameters: {available}")
-        order = list(layers)
-    if not order:
-        raise ValueError("model has no layers with parameters to randomise")
+    if max_stages is not None and (isinstance(max_stages, bool)
+                                   or not isinstance(max_stages, int) or max_stages < 1):
+        raise ValueError(f"max_stages must be a positive int, got {max_stages!r}")
+    if layers is not None and max_stages is not None:
+        raise ValueError("give layers (the stages) or max_stages (a bound on the default "
+                         "stages), not both")
+    if not any(True for _ in model.parameters()):
+        raise ValueError("model has no parameters to randomise")
+    stages = (cascade(model, max_stages or DEFAULT_BLOCKS) if layers is None
+              else _named_stages(model, layers))
+    if not stages:
+        raise ValueError("layers is empty: no stage to randomise")
 
     reference = check_maps(fn(model, x, target, **kwargs), x.shape[0], tuple(x.shape[2:]),
                            name="method output")
     randomised = copy.deepcopy(model)
-    modules = dict(randomised.named_modules())
     rho, rho_abs, ssim = [], [], []
     with warnings.catch_warnings():
         # the copy is in the caller's mode: the method already warned once about training
         warnings.simplefilter("ignore", RuntimeWarning)
-        for name in order:
-            _reinitialise(modules[name], generator)
+        for stage in stages:
+            for group in _stage_parameters(randomised, stage):
+                _reinitialise(group, generator)
             maps = check_maps(fn(randomised, x, target, **kwargs), x.shape[0],
                               tuple(x.shape[2:]), name="method output")
-            stage = _similarities(reference, maps)
-            rho.append(stage[0])
-            rho_abs.append(stage[1])
-            ssim.append(stage[2])
-    return RandomisationResult(tuple(order), torch.tensor(rho), torch.tensor(rho_abs),
-                               torch.tensor(ssim))
+            similar = _similarities(reference, maps)
+            rho.append(similar[0])
+            rho_abs.append(similar[1])
+            ssim.append(similar[2])
+    return RandomisationResult(tuple(s.label for s in stages), torch.tensor(rho),
+                               torch.tensor(rho_abs), torch.tensor(ssim))
 
 
 def cascade_similarity(result: RandomisationResult) -> float:

@@ -28,7 +28,8 @@ from bench.schema import Dataset, Model, Names
 from bench.spec import JobOutput
 from zoo.params import NonNegative, PositiveInt
 
-# metrics, one row per method (the randomisation similarities: one per stage and layer)
+# metrics, one row per method (the randomisation similarities: one per stage, its ``layer``
+# the block re-initialised at that stage)
 DELETION_AUC = "deletion_auc"
 INSERTION_AUC = "insertion_auc"
 RANDOMISATION_SPEARMAN = "randomisation_spearman"
@@ -97,6 +98,8 @@ def run(
     methods: Annotated[list[str] | Literal["auto"], Names(METHODS)] = "auto",
     curve_steps: PositiveInt = 20,
     threshold: NonNegative = 0.5,  # the randomisation check's (``passes``)
+    # the cascade's stages: at most this many blocks (``zoo.blocks``; None: 12)
+    max_stages: PositiveInt | None = None,
     fragility_eps: NonNegative = 4 / 255,
     **settings: Any,
 ) -> JobOutput:
@@ -111,7 +114,8 @@ def run(
         call = input_shaped_method(name, call_kwargs(name, plan, settings, ctx, seed))
         maps = call(net, x, y)
         _faithfulness(scores, name, net, x, y, maps, curve_steps)
-        rand = model_randomisation(net, x, y, call, generator=ctx.generator(seed))
+        rand = model_randomisation(net, x, y, call, generator=ctx.generator(seed),
+                                   max_stages=max_stages)
         for stage, layer in enumerate(rand.layers):
             for metric, attribute in RANDOMISATION.items():
                 scores.add(name, metric, getattr(rand, attribute)[stage], stage=stage,

@@ -9,15 +9,75 @@ import torch
 
 import zoo
 from attribution.metrics import (
+    cascade,
     cascade_similarity,
     model_randomisation,
-    parameter_layers,
     passes,
 )
 
 
-def test_layers_go_from_the_output_down(mnist_cnn) -> None:
-    assert parameter_layers(mnist_cnn) == ["net.9", "net.7", "net.3", "net.0"]
+def test_stages_go_from_the_output_down(mnist_cnn) -> None:
+    # a small CNN's blocks are its layers with weights, as before blocks existed
+    assert [b.label for b in cascade(mnist_cnn)] == ["net.9", "net.7", "net.3", "net.0"]
+    assert [b.label for b in cascade(mnist_cnn, 2)] == ["net.7-9", "net.0-3"]
+
+
+def test_a_deep_network_takes_its_residual_blocks_and_every_weight_changes() -> None:
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    resnet = torchvision.models.resnet18(num_classes=3).eval()
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    seen: list[dict[str, torch.Tensor]] = []
+
+    def saliency_recording(model, x, target):  # the weights each stage's maps are made with
+        seen.append({k: v.detach().clone() for k, v in model.named_parameters()})
+        return sobel_free_saliency(model, x, target)
+
+    result = model_randomisation(resnet, x, torch.tensor([0, 1]), saliency_recording,
+                                 generator=torch.Generator().manual_seed(0))
+    assert result.layers == ("fc", "layer4.1", "layer4.0", "layer3.1", "layer3.0", "layer2.1",
+                             "layer2.0", "layer1.1", "layer1.0", "bn1", "conv1")
+    trained, stages = seen[0], seen[1:]
+    # stage i redraws exactly the parameters of its block, and keeps the earlier stages'
+    for i, label in enumerate(result.layers):
+        changed = {k for k in trained if not torch.equal(trained[k], stages[i][k])}
+        expected = {k for k in trained
+                    if any(k.startswith(f"{done}.") for done in result.layers[:i + 1])}
+        assert changed == expected, label
+    assert len(stages) == 11
+
+
+def sobel_free_saliency(model, x, target):
+    x = x.clone().requires_grad_(True)
+    score = model(x).gather(1, target[:, None]).sum()
+    return torch.autograd.grad(score, x)[0]
+
+
+def test_a_lone_parameter_is_a_stage_of_its_own() -> None:
+    class Tokens(torch.nn.Module):  # a ViT's class token: a parameter of the model itself
+        def __init__(self) -> None:
+            super().__init__()
+            self.token = torch.nn.Parameter(torch.ones(1, 4))
+            self.body = torch.nn.Linear(16, 4)
+            self.head = torch.nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(self.body(x.flatten(1)) + self.token)
+
+    model = Tokens().eval()
+    x = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    assert [b.label for b in cascade(model)] == ["head", "body", "token"]
+    tokens = []
+
+    def record(m, x, target):
+        tokens.append(m.token.detach().clone())
+        return sobel_free_saliency(m, x, target)
+
+    result = model_randomisation(model, x, torch.tensor([0, 1, 0]), record,
+                                 layers=["token", "head"])
+    assert result.layers == ("token", "head")
+    assert not torch.equal(tokens[1], tokens[0]) and torch.equal(tokens[2], tokens[1])
+    assert torch.equal(model.token, torch.ones(1, 4))  # the caller's model untouched
 
 
 def test_saliency_decorrelates_and_passes(digits, mnist_cnn) -> None:
@@ -75,6 +135,10 @@ def test_same_generator_same_result_and_chosen_layers(digits, mnist_cnn) -> None
         ({"method": 3}, "method"),
         ({"layers": ["net.1"]}, "layers"),
         ({"layers": "net.9"}, "layers"),
+        ({"layers": []}, "layers"),
+        ({"layers": ["net.9"], "max_stages": 2}, "not both"),
+        ({"max_stages": 0}, "max_stages"),
+        ({"max_stages": True}, "max_stages"),
         ({"generator": 0}, "generator"),
         ({"method_kwargs": [1]}, "method_kwargs"),
         ({"method": "grad_cam"}, "method"),
