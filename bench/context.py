@@ -5,8 +5,10 @@ given size)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from torchvision.transforms.v2 import functional as TF
@@ -17,6 +19,7 @@ from bench.user_assets import fit_labels, folder_info, load_defined_model, read_
 from zoo.checkpoint import file_sha256
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: the photos colour models are dreamed and stylised on: content first, style texture second
 CONTENT_PHOTO, STYLE_PHOTO = "chelsea", "immunohistochemistry"
@@ -54,6 +57,9 @@ class RunContext:
     _class_names: dict[str, list[str]] = field(default_factory=dict)
     #: models whose weights file was missing and that run with random weights instead
     missing_weights: set[str] = field(default_factory=set)
+    #: where the running job is (``"grad_cam 3/7"``): the runner shows it beside the job's
+    #: name, so a long job does not look stuck
+    on_step: Callable[[str], None] | None = None
 
     def model(self, name: str, weights: str | None = None) -> zoo.Classifier:
         key = (name, weights)
@@ -194,6 +200,15 @@ class RunContext:
     def generator(self, seed: int) -> torch.Generator:
         """A fresh generator on the run's device, so a job's randomness is its own."""
         return torch.Generator(device=self.device).manual_seed(seed)
+
+    def steps(self, items: Iterable[T], what: str = "") -> Iterator[T]:
+        """``items`` one by one, telling ``on_step`` which (``"saliency 1/7"``, after
+        ``what`` when given)."""
+        items = list(items)
+        for i, item in enumerate(items, 1):
+            if self.on_step is not None:
+                self.on_step(f"{what} {item} {i}/{len(items)}".lstrip())
+            yield item
 
     def sync(self) -> None:
         """Wait for queued GPU work, so a job's seconds include it."""

@@ -74,7 +74,9 @@ def run_suite(
         bar = tqdm(todo, desc=suite.name, unit="job", disable=not progress)
         for job in bar:
             bar.set_postfix_str(job.label)
+            ctx.on_step = lambda step, label=job.label: bar.set_postfix_str(f"{label} · {step}")
             error = _run_one(job, ctx, store, provenance)
+            ctx.on_step = None
             if error is None:
                 summary.done.append(job.id)
             else:

@@ -81,7 +81,7 @@ def run(
     x, y = ctx.sample(dataset, n, seed)
     plan = plan_methods(methods, net, settings)
     rows = plan.left_out_rows(net.label)
-    for name in plan.methods:
+    for name in ctx.steps(plan.methods):
         base = {"model_label": net.label, "method": name, **plan.extra(name)}
         reason = not_compared(name, plan)
         if reason is not None:

@@ -46,7 +46,7 @@ def run(
         "class_names": np.array(ctx.class_names(net), dtype=str),
     }
     rows = plan.left_out_rows(net.label)
-    for name in plan.methods:
+    for name in ctx.steps(plan.methods):
         start = time.perf_counter()
         raw = METHODS.get(name).fn(net, x, y, **call_kwargs(name, plan, settings, ctx, seed))
         ctx.sync()

@@ -110,7 +110,7 @@ def run(
     plan = plan_methods(methods, net, settings)
     scores = Scores(net.label, plan.left_out_rows(net.label),
                     tags={name: plan.extra(name) for name in plan.methods})
-    for name in plan.methods:
+    for name in ctx.steps(plan.methods):
         call = input_shaped_method(name, call_kwargs(name, plan, settings, ctx, seed))
         maps = call(net, x, y)
         _faithfulness(scores, name, net, x, y, maps, curve_steps)
