@@ -7,6 +7,7 @@ with ``--suite``: the model and its folder are ``[models.*]`` / ``[data.*]`` tab
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import asdict, dataclass
@@ -27,6 +28,9 @@ from bench.user_assets import load_defined_model
 TEMPLATES = Path(__file__).parent / "suites" / "audit"
 #: kinds that aim at the model's layers, left out when hooks cannot see them
 LAYERED_KINDS = ("representation", "gallery")
+#: the quick audit's samples are sized for images of up to this side; above it they shrink
+#: with the pixel count (``quick_count``), down to ``MIN_QUICK_IMAGES``
+QUICK_SIDE, MIN_QUICK_IMAGES = 64, 8
 
 
 def audit_tasks(
@@ -40,6 +44,8 @@ def audit_tasks(
     ``layered``: whether hooks can find the model's convolutional layers. A TorchScript or
     exported graph hides them, so the views and images aimed at a layer are left out (the
     suite's description says so) and only class models are stress-tested.
+
+    In the quick audit the samples (``n``) follow the side: ``quick_count``.
     """
     template = TEMPLATES / ("quick.toml" if quick else "full.toml")
     tasks = []
@@ -53,6 +59,8 @@ def audit_tasks(
             for key in ("eps", "eps_grid"):
                 if key in task:
                     task[key] = _scaled(task[key], threat[norm])
+        if quick and "n" in task:
+            task["n"] = quick_count(task["n"], side)
         if kind == "gallery":
             task.update(classes_shown=min(num_classes, 10), photo_size=side)
         if kind == "stress":
@@ -61,6 +69,16 @@ def audit_tasks(
                 task["method"] = "class_model"  # the others aim at a layer
         tasks.append(task)
     return tasks
+
+
+def quick_count(n: int, side: int) -> int:
+    """A quick audit's sample of ``n`` images (sized for sides up to ``QUICK_SIDE``) for
+    images of ``side`` pixels: shrunk with the pixel count, ``ceil(n * (64 / side)^2)``, so
+    that a job's pixels stay about the same, but never below ``MIN_QUICK_IMAGES`` (or ``n``
+    itself when smaller). At 224 px: 100 images become 9, 32 become 8, 3 stay 3."""
+    if side <= QUICK_SIDE:
+        return n
+    return max(min(n, MIN_QUICK_IMAGES), math.ceil(n * (QUICK_SIDE / side) ** 2))
 
 
 def _scaled(value: float | list[float], budget: float) -> float | list[float]:

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from bench.audit import audit_suite_text, audit_tasks, model_key
+from bench.audit import audit_suite_text, audit_tasks, model_key, quick_count
 from bench.context import RunContext
 from bench.definitions import toml_value
 from bench.suite import SuiteError, load_suite
@@ -180,6 +180,22 @@ def test_the_written_audit_suite_parses_back(tmp_path: Path) -> None:
     without_layers = audit_tasks("net", side=32, num_classes=3, quick=True, layered=False,
                                  threat={"linf": 0.1, "l2": 1.0})
     assert "representation" not in {t["kind"] for t in without_layers}
+
+
+def test_quick_samples_follow_the_image_side() -> None:
+    threat = {"linf": 4 / 255, "l2": 3.0}
+    sizes = {side: {t["kind"]: t.get("n") for t in audit_tasks(
+        "net", side=side, num_classes=1000, threat=threat, quick=True)} for side in (32, 224)}
+    # sized for small images: at 32 px the template's counts; at 224 px about 12x fewer
+    # pixels' worth each, but at least 8 images (or the template's own count when smaller)
+    assert sizes[32]["representation"] == 100 and sizes[224]["representation"] == 9
+    assert sizes[32]["quality"] == 8 and sizes[224]["quality"] == 8
+    assert sizes[32]["attribution"] == 3 and sizes[224]["attribution"] == 3
+    assert sizes[224]["robustness"] == 8 and sizes[224]["sanity"] == 8
+    assert quick_count(100, 128) == 25 and quick_count(100, 64) == 100
+    full = {t["kind"]: t.get("n") for t in audit_tasks("net", side=224, num_classes=10,
+                                                         threat=threat, quick=False)}
+    assert full["representation"] == 500  # the full audit keeps its samples
 
 
 @pytest.mark.parametrize(("spec", "key"), [
