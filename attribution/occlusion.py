@@ -14,10 +14,14 @@ from torch import nn
 from attribution.common import check_inputs, target_scores
 from attribution.registry import register
 from zoo.checks import check_baseline, check_window
-from zoo.params import AtLeast, Pixels, PositiveInt
+from zoo.params import SIDE, AtLeast, Pixels, PositiveInt, Relative
 
 #: a window or stride in pixels: one side for every dimension, or one per dimension
 Window = Annotated[int, AtLeast(1), Pixels()] | tuple[PositiveInt, ...]
+#: a suite may give them as fractions of the image's side instead, resolved at each call as
+#: ``window = max(1, floor(rel_window * side))``
+SideWindow = Annotated[Window, Relative(SIDE, "rel_window", whole=True)]
+SideStride = Annotated[Window, Relative(SIDE, "rel_stride", whole=True)]
 
 
 def window_starts(size: int, win: int, step: int) -> list[int]:
@@ -26,16 +30,18 @@ def window_starts(size: int, win: int, step: int) -> list[int]:
     return [k * step for k in range(math.ceil((size - win) / step) + 1)]
 
 
-# a suite's default window is a 4x4 patch, 1/7 of an MNIST digit's side, moved by 2 pixels
+# a suite's default grid is the same at every image size, as Zeiler and Fergus's was: a
+# window 15% of the side moved by half of it (4 px by 2 on a 28 or 32 px image, 33 by 16 on
+# 224 px: 13 x 13 windows)
 @register("occlusion", paper="Zeiler and Fergus 2014",
-          suite_defaults={"window": 4, "stride": 2})
+          suite_defaults={"rel_window": 0.15, "rel_stride": 0.075})
 def occlusion(
     model: nn.Module,
     x: torch.Tensor,
     target: int | torch.Tensor,
     *,
-    window: Window,
-    stride: Window,
+    window: SideWindow,
+    stride: SideStride,
     baseline: float | torch.Tensor = 0.0,
     batch_size: PositiveInt = 64,
 ) -> torch.Tensor:
@@ -44,6 +50,8 @@ def occlusion(
     Exactly Captum's ``Occlusion(model).attribute(x, target=target,
     sliding_window_shapes=window, strides=stride, baselines=baseline)`` with ``window`` and
     ``stride`` given as ``(c, h, w)``; an int or ``(h, w)`` window spans all channels.
+    In pixels here; a suite (or ``get_method("occlusion").kwargs(settings, side=...)``) may
+    give them as ``rel_window`` and ``rel_stride``, fractions of the image's side.
     ``baseline``: the occluding pixel value, or a tensor broadcastable to ``x``.
     ``batch_size``: occluded images per forward pass (at least one window of all N images);
     the result does not depend on it. The default, 64, is where the perf suite measured this

@@ -6,14 +6,18 @@ A task of kind ``k`` may give:
   annotations (``zoo.params``) and by the markers below: ``Model`` and ``Dataset`` name a model
   or a dataset (shipped, or a table of the suite), ``Names(registry)`` names methods;
 - the settings of the methods it names (``zoo.methods.Method.suite_keys``): an attack's
-  ``steps`` or ``rel_alpha``, occlusion's ``window``... A job keeps the settings its own
-  method takes, so an FGSM job's config (and id) does not change with a task's ``steps``;
+  ``steps`` or ``rel_alpha``, occlusion's ``window`` or ``rel_window``... A job keeps the
+  settings its own method takes, so an FGSM job's config (and id) does not change with a
+  task's ``steps``;
 - the settings of the library function the kind ``calls`` (the fooling grid's step, say),
   those of its keyword-only parameters the kind does not take itself.
 
 A job's config holds what the task gave, the kind's parameters that have a default other than
-``None``, and the suite defaults of the methods it may run; signature defaults a suite did
-not set stay out, so a new parameter with a default changes no existing job id.
+``None``, and the suite defaults of the methods it may run (not one whose other form the task
+gave: a task's ``window`` keeps the ``rel_window`` default out); signature defaults a suite did
+not set stay out, so a new parameter with a default changes no existing job id. A relative
+setting stays relative in the config; it is resolved for each call (``Method.kwargs``), at the
+budget (``eps``) or at the side of the model's images (``side``).
 """
 
 from __future__ import annotations
@@ -216,17 +220,19 @@ def fit(kind: Kind, config: dict[str, Any]) -> dict[str, Any] | None:
         return config
     taken = settings_keys(kind, methods)
     out = {k: v for k, v in config.items() if k in kind.params or k == DEFINITION or k in taken}
+    given = set(out)
     for k, v in suite_defaults(methods).items():
-        out.setdefault(k, v)
+        # a default in one form stays out when the task gives the other (``window`` given:
+        # no ``rel_window``)
+        if k not in given and not any(f in given for m in methods for f in m.forms(k)):
+            out[k] = v
     for method in methods:
         mine = {k: out[k] for k in method.suite_keys() if k in out}
-        if len(methods) == 1:
-            # every required setting is there, but a layer: the kind picks one by default
-            out.update(method.check_settings(mine, supplied=[
-                name for name, p in method.settings.items() if p.has(LayerName)]))
-        else:
-            for k, v in mine.items():
-                out[k] = method.params[method.suite_keys()[k]].check(v, k)
+        # every required setting is there, but a layer: the kind picks one by default; of
+        # several methods, each takes what it needs of the task's and the defaults
+        supplied = [name for name, p in method.settings.items()
+                    if len(methods) > 1 or p.has(LayerName)]
+        out.update(method.check_settings(mine, supplied=supplied))
     return out
 
 

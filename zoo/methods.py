@@ -8,8 +8,9 @@ signature cannot say:
   generator, an early-stop flag, the budget of the current grid point;
 - ``aliases``: the suite key a parameter goes by when that differs from its name (kept so that
   existing job ids do not change, or so that two methods' parameters do not collide);
-- ``suite_defaults``: the value a suite runs a parameter with when it sets none. Unlike a
-  signature default it is part of every job config (and so of the job id).
+- ``suite_defaults``: the value a suite runs a parameter with when it sets none, by parameter
+  name or by its relative form's (``rel_window``: a window as a fraction of the image's side).
+  Unlike a signature default it is part of every job config (and so of the job id).
 """
 
 from __future__ import annotations
@@ -62,6 +63,20 @@ class Method:
                 keys[p.relative.name] = name
         return keys
 
+    def forms(self, key: str) -> list[str]:
+        """The other suite keys of the setting ``key`` sets (``rel_alpha`` for ``alpha`` and
+        the other way round); none for a key that is not one of its settings."""
+        keys = self.suite_keys()
+        return [k for k, n in keys.items() if key in keys and n == keys[key] and k != key]
+
+    def check_value(self, key: str, value: object) -> Any:
+        """The value of suite key ``key``, checked: against its parameter, or for a relative
+        form, as that form's (``rel_window``: a fraction in (0, 1])."""
+        p = self.params[self.suite_keys()[key]]
+        if p.relative is not None and key == p.relative.name:
+            return p.check_relative(value, key)
+        return p.check(value, key)
+
     def check_settings(self, given: Mapping[str, Any],
                        supplied: Iterable[str] = ()) -> dict[str, Any]:
         """``given`` settings by suite key, checked: no protocol keyword and no unknown key,
@@ -77,21 +92,22 @@ class Method:
             if key not in keys:
                 raise ValueError(f"{self.name} has no setting {key!r}; its settings: "
                                  f"{', '.join(keys) or 'none'}")
-            out[key] = self.params[keys[key]].check(value, key)
+            out[key] = self.check_value(key, value)
         for name, p in self.settings.items():
             forms = [k for k, n in keys.items() if n == name and k in out]
             if p.relative is not None and len(forms) > 1:
                 raise ValueError(f"give {name} or {p.relative.name} for {self.name}, not both")
             if p.required and not forms and name not in supplied:
                 how = name if p.relative is None else (
-                    f"a step: {name} or {p.relative.name} "
-                    f"({name} = {p.relative.name} * {p.relative.to})")
+                    f"{'a size' if p.relative.whole else 'a step'}: {name} or "
+                    f"{p.relative.name} ({p.relative.formula(name)})")
                 raise ValueError(f"{self.name} needs {how}")
         return out
 
     def kwargs(self, config: Mapping[str, Any], **context: Any) -> dict[str, Any]:
         """Keyword arguments from a job config (suite keys, other keys ignored), relative
-        multiples resolved at ``context`` (``eps=...``)."""
+        multiples resolved at ``context`` (``eps=...``; ``side=...``, the side in pixels of
+        the images the call runs on, for a window given as ``rel_window``)."""
         given: dict[str, Any] = {}
         for key, name in self.suite_keys().items():
             if key in config:
@@ -119,13 +135,22 @@ def register_method(
     params = keyword_params(fn)
     aliases = dict(aliases or {})
     defaults = dict(suite_defaults or {})
+    relatives = {p.relative.name: n for n, p in params.items() if p.relative is not None}
     for what, names in (("protocol", protocol), ("aliases", aliases), ("suite_defaults", defaults)):
-        unknown = sorted(set(names) - set(params))
+        known = {*params, *relatives} if what == "suite_defaults" else set(params)
+        unknown = sorted(set(names) - known)
         if unknown:
             raise ValueError(f"{registry.family} {name!r}: {what} names {unknown[0]!r}, which "
-                             f"is not a keyword-only parameter of {fn.__qualname__}")
+                             f"is not a keyword-only parameter of {fn.__qualname__}"
+                             + (" nor a relative form of one" if relatives else ""))
     for key, value in defaults.items():
-        params[key].check(value)
+        if key in relatives:
+            if relatives[key] in defaults:
+                raise ValueError(f"{registry.family} {name!r}: suite_defaults give "
+                                 f"{relatives[key]} and {key}; give one")
+            params[relatives[key]].check_relative(value, key)
+        else:
+            params[key].check(value)
     protocol = {*protocol, *(k for k in family_protocol if k in params)}
     entry = cls(name=name, fn=wrapped, paper=paper, params=params, protocol=frozenset(protocol),
                 aliases=aliases, suite_defaults=defaults, **extra)

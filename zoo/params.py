@@ -18,7 +18,8 @@ What an annotation may say:
 - ``list[X]``, ``Sequence[X]``, ``tuple[X, ...]``: a non-empty list of ``X``;
 - ``Annotated[X, marker, ...]``: ``X`` narrowed by markers: ``AtLeast``, ``Above``,
   ``AtMost`` (bounds), ``Grid`` (a sorted list of budgets; one number is a grid of one),
-  ``Relative`` (may be given as a multiple of another parameter, under another name).
+  ``Relative`` (may be given, under another name, as a multiple of another parameter, or
+  as a fraction of the image's side: a window's side that grows with the image).
 
 Anything else (tensors, generators, modules, callables, regularisers) is a runtime object: a
 suite cannot give it and the method checks it itself. The kinds every package shares are
@@ -72,17 +73,34 @@ class Grid:
     is a grid of one."""
 
 
+#: what a relative size is a fraction of: the side of the image a call runs on, in pixels
+SIDE = "side"
+
+
 @dataclass(frozen=True)
 class Relative:
-    """The parameter may instead be given as ``name``, a multiple of parameter ``to``:
-    ``value = name * to`` (a step size as a fraction of the budget, say). Giving both is an
-    error; the multiple is resolved at each call, for each value of ``to``."""
+    """The parameter may instead be given as ``name``, a multiple of ``to``: another parameter
+    (``eps``), or ``SIDE``, the side of the image the call runs on. ``value = name * to`` (a
+    step size as a fraction of the budget, say). With ``whole``, the value is a whole part of
+    ``to`` (a window's side, of the image's side): ``name`` is a fraction in ``(0, 1]`` and
+    ``value = max(1, floor(name * to))``. Giving both is an error; the multiple is resolved
+    at each call, for each value of ``to``."""
 
     to: str
     name: str
+    whole: bool = False
 
-    def resolve(self, factor: float, to: float) -> float:
+    def resolve(self, factor: float, to: float) -> float | int:
+        if self.whole:
+            # the tolerance keeps 0.29 * 100 at 29 where the float product is 28.999...
+            return max(1, math.floor(float(factor) * float(to) + 1e-9))
         return float(factor) * float(to)
+
+    def formula(self, param: str) -> str:
+        """The rule in words: ``alpha = rel_alpha * eps``."""
+        if self.whole:
+            return f"{param} = max(1, floor({self.name} * {self.to}))"
+        return f"{param} = {self.name} * {self.to}"
 
 
 @dataclass(frozen=True)
@@ -139,6 +157,15 @@ class Param:
         """The value, normalised (an int given for a float becomes a float), or a
         ``ValueError`` naming ``key`` (the parameter's name by default)."""
         return value if self._check is None else self._check(value, key or self.name)
+
+    def check_relative(self, value: object, key: str | None = None) -> Any:
+        """A value of its relative form (``relative.name``, which ``key`` defaults to): a
+        fraction in ``(0, 1]`` for a whole part of ``to``, else what the parameter itself
+        takes (a step's multiple is a non-negative number, as the step is)."""
+        if self.relative is None:
+            raise ValueError(f"{self.name} has no relative form")
+        key = key or self.relative.name
+        return _SHARE(value, key) if self.relative.whole else self.check(value, key)
 
 
 def split_annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
@@ -218,16 +245,18 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def resolve(params: Mapping[str, Param], given: Mapping[str, Any],
             context: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for a call: ``given`` with every relative multiple replaced by its
-    value at ``context`` (``rel_alpha`` -> ``alpha = rel_alpha * eps``)."""
+    """Keyword arguments for a call: ``given`` with every relative multiple (checked) replaced
+    by its value at ``context`` (``rel_alpha`` -> ``alpha = rel_alpha * eps``; ``rel_window``
+    -> ``window = max(1, floor(rel_window * side))`` with ``side`` the image's)."""
     out = dict(given)
     for name, p in params.items():
         if p.relative is not None and p.relative.name in out:
             if name in out:
                 raise ValueError(f"give {name} or {p.relative.name}, not both")
-            factor = out.pop(p.relative.name)
+            factor = p.check_relative(out.pop(p.relative.name))
             if p.relative.to not in context:
-                raise ValueError(f"{p.relative.name} is a multiple of {p.relative.to}, which "
+                what = "a fraction" if p.relative.whole else "a multiple"
+                raise ValueError(f"{p.relative.name} is {what} of {p.relative.to}, which "
                                  "this call does not have")
             out[name] = p.relative.resolve(factor, context[p.relative.to])
     return out
@@ -367,6 +396,10 @@ def _union(members: tuple[Any, ...], markers: tuple[Any, ...]) -> Check | None:
         raise ValueError(errors[0] if len(errors) == 1 else " or ".join(errors))
 
     return union
+
+
+#: the check of a whole part's relative form: a fraction of the whole, in ``(0, 1]``
+_SHARE: Check = _bounded(_float, (Above(0.0), AtMost(1.0)))
 
 
 def _runtime_type(annotation: Any) -> type | tuple[type, ...]:

@@ -21,6 +21,7 @@ from attribution.registry import METHODS
 from bench.context import RunContext
 from bench.schema import AUTO
 from zoo.layers import cam_layer, output_shape
+from zoo.params import SIDE
 
 # the lecture's order: gradients first, then their refinements, then perturbation and CAM;
 # it orders the maps a job stores and the rows of the tables
@@ -42,12 +43,19 @@ def lecture_rank(name: str) -> tuple[int, str]:
 class MethodPlan:
     """A job's methods on one model: those it runs (``methods``), those it leaves out with the
     reason (``left_out``), the layer each layer method reads (``layers``, given by the suite
-    or the model's default) and that layer's output shape per example (``shapes``)."""
+    or the model's default) and that layer's output shape per example (``shapes``), and the
+    side of the model's images in pixels (``side``, its ``input_shape[-1]``; ``None`` for a
+    model that does not declare one), at which sizes given relative to it resolve."""
 
     methods: list[str] = field(default_factory=list)
     left_out: dict[str, str] = field(default_factory=dict)
     layers: dict[str, str] = field(default_factory=dict)
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    side: int | None = None
+
+    def context(self) -> dict[str, Any]:
+        """What relative settings resolve at (``zoo.params.Relative``): the image's side."""
+        return {} if self.side is None else {SIDE: self.side}
 
     def extra(self, name: str) -> dict[str, Any]:
         """What each row of method ``name`` carries besides its metric: the layer it read."""
@@ -68,13 +76,14 @@ def plan_methods(methods: str | list[str], model: nn.Module,
     (``zoo.layers.cam_layer``, found once per plan)."""
     settings = settings or {}
     names = list(methods) if methods != AUTO else sorted(METHODS.names(), key=lecture_rank)
-    plan = MethodPlan()
+    shape = getattr(model, "input_shape", None)
+    plan = MethodPlan(side=int(shape[-1]) if shape else None)
     default: list[str | ValueError] = []  # the default layer, looked up once, or why none
     for name in names:
         info = METHODS.get(name)
         reason = info.why_not(model)
         if reason is None and info.layer_params:
-            given = info.kwargs(settings)
+            given = info.kwargs(settings, **plan.context())
             layer = next((given[p] for p in info.layer_params if p in given), None)
             if layer is None:
                 if not default:
@@ -105,10 +114,11 @@ def call_kwargs(
     name: str, plan: MethodPlan, settings: Mapping[str, Any], ctx: RunContext, seed: int
 ) -> dict[str, Any]:
     """The keyword arguments of method ``name`` for a job: its settings from the job's
-    ``settings`` (suite keys), a fresh generator seeded by the job's ``seed`` when the method
-    is random, and the plan's layer for any layer it needs and was not given."""
+    ``settings`` (suite keys; a relative size, occlusion's ``rel_window``, resolved at the
+    side of the model's images), a fresh generator seeded by the job's ``seed`` when the
+    method is random, and the plan's layer for any layer it needs and was not given."""
     info = METHODS.get(name)
-    kwargs = info.kwargs(settings)
+    kwargs = info.kwargs(settings, **plan.context())
     if info.random:
         kwargs["generator"] = ctx.generator(seed)
     for param in info.layer_params:

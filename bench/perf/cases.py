@@ -14,7 +14,7 @@ import attribution
 import generative
 from attribution import reference as captum_reference
 from zoo.methods import Method
-from zoo.params import LayerName, Pixels, Work
+from zoo.params import SIDE, LayerName, Pixels, Work
 from zoo.registry import Registry
 
 FAMILIES = ("attack", "attribution", "generative")
@@ -29,6 +29,8 @@ QUICK_WORK = 2  # quick mode: every such budget cut to this
 REL_STEP = 0.25  # a required step size, as a fraction of eps
 EPS = {"linf": 0.1, "l2": 1.0}  # pixel units
 NATIVE_SIDE = 28  # windows in pixels (``Pixels``) are as the suite gives them at 28 px
+REL_SIDE = 0.25  # a required size relative to the image's side that has no suite default
+QUICK_SIDE = 0.5  # quick mode: such a size is half the side
 
 # the torchattacks counterpart of an attack, per norm (``fool`` is targeted-only: none)
 TORCHATTACKS = {("fgsm", "linf"): "FGSM", ("bim", "linf"): "BIM", ("pgd", "linf"): "PGD",
@@ -77,22 +79,29 @@ def method(family: str, name: str) -> Method:
 
 def budget(family: str, info: Method, size: int, quick: bool) -> dict[str, Any]:
     """Settings for one timed call, by parameter name: the method's suite defaults, every
-    ``Work`` count at the family's budget, windows (``Pixels``) scaled with the image side,
-    and a required step size as ``REL_STEP`` of eps (under its relative name). A required
-    layer is left to the test, which picks one per model; any other required setting without
-    a rule fails collection, naming it."""
+    ``Work`` count at the family's budget, a size given relative to the image's side
+    (occlusion's ``rel_window``) resolved at ``size`` as a suite job resolves it (a required
+    one without a default at ``REL_SIDE``; in quick mode, half the side), windows in pixels
+    (``Pixels``) scaled with the image side, and a required step size as ``REL_STEP`` of eps
+    (under its relative name). A required layer is left to the test, which picks one per
+    model; any other required setting without a rule fails collection, naming it."""
     out = dict(info.suite_defaults)
     for name, param in info.settings.items():
+        relative = param.relative
         if param.has(Work):
             out[name] = QUICK_WORK if quick else WORK[family]
+        elif (relative is not None and relative.to == SIDE and name not in out
+              and (relative.name in out or param.required)):
+            share = out.pop(relative.name, REL_SIDE)
+            out[name] = relative.resolve(QUICK_SIDE if quick else share, size)
         elif param.has(Pixels) and name in out:
             scale = max(1, round(size / NATIVE_SIDE))
             out[name] = max(1, size // 2) if quick else out[name] * scale
         elif param.required and name not in out and not param.has(LayerName):
-            if param.relative is None:
+            if relative is None:
                 raise KeyError(f"perf suite: {info.name}'s required setting {name!r} has no "
                                "budget rule in bench/perf/cases.py")
-            out[param.relative.name] = REL_STEP
+            out[relative.name] = REL_STEP
     return out
 
 

@@ -4,14 +4,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+from torch import nn
 
 import zoo
-from attribution import list_methods
-from bench.kinds.attribution_calls import plan_methods, resolve_methods
+from attribution import get_method, list_methods
+from attribution.occlusion import window_starts
+from bench.kind import get_kind
+from bench.kinds.attribution import job as attribution_job
+from bench.kinds.attribution_calls import call_kwargs, plan_methods, resolve_methods
 from bench.runner import run_suite
+from bench.schema import allowed_keys, settings_keys
 from bench.store import load, load_artifact, load_jobs
 from bench.suite import Suite, SuiteError, parse_suite
 from zoo.layers import cam_layer, last_conv
+from zoo.params import SIDE, Relative
 
 SUITE = """
 name = "attr"
@@ -133,3 +140,117 @@ def test_representation_job_stores_every_view(tmp_path: Path) -> None:
     assert art["occluded_activations"].shape == (32, 11, 11)  # net.1 has 32 channels
     assert list(art["layers"]) == ["net.1", "net.4"]
     assert art["filters"].shape == (32, 1, 5, 5)  # raw weights: the section scales them
+
+
+# --- occlusion's window as a fraction of the image's side ------------------------------------
+
+ATTRIBUTION_KINDS = ("attribution", "agreement", "quality")
+
+
+def task_configs(body: str, kind: str = "attribution") -> list[dict[str, object]]:
+    text = f'name = "x"\n[[task]]\nkind = "{kind}"\nmodel = "mnist_cnn"\n{body}'
+    return [job.params for job in suite(text).jobs]
+
+
+def test_the_schema_derives_the_relative_window_keys() -> None:
+    occlusion = get_method("occlusion")
+    for name in ATTRIBUTION_KINDS:
+        keys = settings_keys(get_kind(name))
+        for key in ("window", "stride", "rel_window", "rel_stride"):
+            assert keys[key] == [occlusion], (name, key)
+            assert key in allowed_keys(get_kind(name))
+    assert occlusion.suite_defaults == {"rel_window": 0.15, "rel_stride": 0.075}
+    assert occlusion.params["window"].relative == Relative(SIDE, "rel_window", whole=True)
+    assert occlusion.params["stride"].relative == Relative(SIDE, "rel_stride", whole=True)
+
+
+@pytest.mark.parametrize("methods", ['"auto"', '["occlusion"]', '["saliency", "occlusion"]'])
+def test_a_default_stays_out_when_the_task_gives_the_other_form(methods: str) -> None:
+    occ = ("window", "stride", "rel_window", "rel_stride")
+
+    def settings(body: str) -> dict[str, object]:
+        (config,) = task_configs(f"methods = {methods}\n{body}")
+        return {k: config[k] for k in occ if k in config}
+
+    assert settings("") == {"rel_window": 0.15, "rel_stride": 0.075}
+    assert settings("window = 6\n") == {"window": 6, "rel_stride": 0.075}
+    assert settings("rel_stride = 0.1\n") == {"rel_window": 0.15, "rel_stride": 0.1}
+    assert settings("window = 6\nstride = 3\n") == {"window": 6, "stride": 3}
+    assert settings("rel_window = 0.5\n") == {"rel_window": 0.5, "rel_stride": 0.075}
+    with pytest.raises(SuiteError, match="give stride or rel_stride for occlusion, not both"):
+        settings("stride = 2\nrel_stride = 0.1\n")
+    with pytest.raises(SuiteError, match="rel_window must be <= 1, got 1.5"):
+        settings("rel_window = 1.5\n")
+
+
+def side_model(side: int) -> zoo.Classifier:
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
+                        nn.Flatten(), nn.Linear(64, 3))
+    return zoo.Classifier(net, mean=(0.5,) * 3, std=(0.25,) * 3, num_classes=3,
+                          input_shape=(3, side, side), name=f"side{side}").eval()
+
+
+@pytest.mark.parametrize(("model", "window", "stride", "per_side"), [
+    ("mnist_cnn", 4, 2, 13), ("shapes_cnn", 4, 2, 15),  # the shipped models: as before
+    (64, 9, 4, 15), (224, 33, 16, 13),
+])
+def test_a_jobs_call_resolves_the_window_at_the_models_side(
+        model: str | int, window: int, stride: int, per_side: int) -> None:
+    net = zoo.load_model(model) if isinstance(model, str) else side_model(model)
+    side = net.input_shape[-1]
+    (config,) = task_configs('methods = ["occlusion"]\n')
+    plan = plan_methods(["occlusion"], net, config)
+    assert plan.side == side
+    kwargs = call_kwargs("occlusion", plan, config, ctx=None, seed=0)  # type: ignore[arg-type]
+    assert kwargs == {"window": window, "stride": stride}
+    assert len(window_starts(side, window, stride)) == per_side
+
+
+FACTORY = '''
+import torch
+
+
+def net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(4),
+        torch.nn.Flatten(), torch.nn.Linear(64, 3))
+'''
+
+
+def test_an_attribution_job_on_a_64_px_model_scales_the_window(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "nets.py").write_text(FACTORY)
+    rng = np.random.default_rng(0)
+    for name in ("ant", "bee", "cat"):
+        (tmp_path / "pics" / name).mkdir(parents=True)
+        for i in range(2):
+            pixels = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "pics" / name / f"{i}.png")
+    calls: list[dict[str, object]] = []
+
+    def spy(name: str, *args: object, **kwargs: object) -> dict[str, object]:
+        out = call_kwargs(name, *args, **kwargs)  # type: ignore[arg-type]
+        calls.append({"method": name, **out})
+        return out
+
+    monkeypatch.setattr(attribution_job, "call_kwargs", spy)
+    definition = {"name": "big", "seed": 0,
+                  "models": {"big": {"source": "nets.py:net", "input_size": 64,
+                                     "data": "pics"}},
+                  "data": {"pics": {"root": "pics"}},
+                  "task": [{"kind": "attribution", "model": "big", "n": 1,
+                            "methods": ["occlusion"]}]}
+    run = parse_suite(definition, path=tmp_path / "big.toml")
+    (job,) = run.jobs
+    assert job.params["rel_window"] == 0.15 and job.params["rel_stride"] == 0.075
+    summary = run_suite(run, tmp_path / "run", device="cpu", progress=False)
+    assert not summary.failed, load_jobs(tmp_path / "run")[["label", "error"]].to_string()
+    # the job stored the relative settings and called occlusion with them at 64 px
+    (stored,) = load_jobs(tmp_path / "run")["job_id"]
+    assert stored == job.id
+    assert calls == [{"method": "occlusion", "window": 9, "stride": 4}]
+    rows = load(tmp_path / "run")
+    assert set(rows["rel_window"]) == {0.15} and set(rows["rel_stride"]) == {0.075}
+    art = load_artifact(tmp_path / "run", job.id, "maps")
+    assert art["map_occlusion"].shape == (1, 3, 64, 64)

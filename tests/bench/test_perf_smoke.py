@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
 import torch
@@ -20,7 +20,15 @@ import attribution
 import generative
 from attribution import reference as captum_reference
 from bench.perf import cases
-from zoo.params import Iterations, LayerName, NonNegative, Work
+from zoo.params import (
+    SIDE,
+    Iterations,
+    LayerName,
+    NonNegative,
+    PositiveInt,
+    Relative,
+    Work,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"role", "family", "method", "model", "size", "batch", "device", "dtype", "threads",
@@ -40,10 +48,42 @@ def test_every_registered_method_gets_its_settings_from_its_signature() -> None:
                         assert given[key] == work, (name, key)
                     elif param.required and not param.has(LayerName):  # a layer: per model
                         assert key in given or param.relative.name in given, (name, key)
+
+
+@pytest.mark.parametrize(("size", "window", "stride"), [
+    (28, 4, 2), (32, 4, 2),  # the suite's 4 px by 2 on the shipped models
+    (64, 9, 4), (128, 19, 9), (224, 33, 16),  # windows grow with the image
+])
+def test_occlusions_window_is_resolved_at_the_cases_size(size: int, window: int,
+                                                         stride: int) -> None:
+    # the suite defaults are fractions of the side (rel_window, rel_stride); a timed call
+    # gets them in pixels, resolved at the case's size as a suite job's call would be
     occlusion = cases.method("attribution", "occlusion")
-    assert cases.budget("attribution", occlusion, 28, False) == occlusion.suite_defaults
-    scaled = cases.budget("attribution", occlusion, 64, False)  # windows grow with the image
-    assert scaled == {k: 2 * v for k, v in occlusion.suite_defaults.items()}
+    assert cases.budget("attribution", occlusion, size, False) == {"window": window,
+                                                                   "stride": stride}
+    assert occlusion.kwargs(occlusion.suite_defaults, side=size) == {"window": window,
+                                                                      "stride": stride}
+    # quick mode: half the side
+    assert cases.budget("attribution", occlusion, size, True) == {"window": size // 2,
+                                                                  "stride": size // 2}
+
+
+def sized(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+          patch: Annotated[PositiveInt, Relative(SIDE, "rel_patch", whole=True)],
+          pad: Annotated[PositiveInt, Relative(SIDE, "rel_pad", whole=True)] = 1,
+          ) -> torch.Tensor:
+    return x
+
+
+def test_a_required_relative_size_without_a_default_gets_a_budget() -> None:
+    attribution.register("sized_attr", paper="none")(sized)
+    try:
+        info = cases.method("attribution", "sized_attr")
+        # no default: a quarter of the side; an optional one keeps its signature default
+        assert cases.budget("attribution", info, 64, False) == {"patch": 16}
+        assert cases.budget("attribution", info, 64, True) == {"patch": 32}
+    finally:
+        attribution.registry.unregister("sized_attr")
 
 
 def odd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: NonNegative,

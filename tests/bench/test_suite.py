@@ -84,10 +84,26 @@ def test_job_ids_are_stable_and_change_with_any_parameter(tmp_path: Path) -> Non
 
 def test_shipped_suites_keep_their_job_ids() -> None:
     # the ids of every job of the shipped suites, recorded at f1c1c30: a change that alters
-    # one alters what a resumed run skips and what compares across runs, so it must be meant
+    # one alters what a resumed run skips and what compares across runs, so it must be meant.
+    # Re-pinned when occlusion's suite defaults became fractions of the image side (window
+    # 4 px, stride 2 -> rel_window 0.15, rel_stride 0.075): the 15 attribution, agreement
+    # and quality jobs changed id, no other job did.
     pinned = json.loads((Path(__file__).parent / "data" / "job_ids.json").read_text())
     for name, ids in pinned.items():
         assert sorted(job.id for job in load_suite(name).jobs) == sorted(ids)
+
+
+@pytest.mark.parametrize("name", ["quick", "default"])
+def test_shipped_suites_size_occlusion_by_the_image_side(name: str) -> None:
+    jobs = [j for j in load_suite(name).jobs if j.kind in ("attribution", "agreement", "quality")]
+    assert jobs
+    for job in jobs:
+        assert job.params["rel_window"] == 0.15 and job.params["rel_stride"] == 0.075
+        assert "window" not in job.params and "stride" not in job.params
+    # no other job carries occlusion's settings
+    others = [j for j in load_suite(name).jobs if j not in jobs]
+    assert not any({"window", "stride", "rel_window", "rel_stride"} & set(j.params)
+                   for j in others)
 
 
 def test_job_id_ignores_dict_order() -> None:
@@ -118,6 +134,12 @@ def test_job_id_ignores_dict_order() -> None:
         ('[[task]]\nkind = "robustness"\nmodel = "mnist_cnn"\nattack = "fgsm"\n'
          'norm = "l2"\neps = [1.0]\nn = 4\n', "no job applies"),
         ("", "at least one [[task]]"),
+        ('[[task]]\nkind = "attribution"\nmodel = "mnist_cnn"\nrel_window = 1.5\n',
+         "rel_window must be <= 1, got 1.5"),
+        ('[[task]]\nkind = "quality"\nmodel = "mnist_cnn"\nmethods = "occlusion"\n'
+         "rel_stride = 0\n", "rel_stride must be > 0"),
+        ('[[task]]\nkind = "agreement"\nmodel = "mnist_cnn"\nwindow = 4\nrel_window = 0.1\n',
+         "give window or rel_window for occlusion, not both"),
     ],
 )
 def test_bad_suites_fail_at_load_time_naming_the_problem(
@@ -127,6 +149,7 @@ def test_bad_suites_fail_at_load_time_naming_the_problem(
         load_suite(write(tmp_path, body))
     assert message in str(info.value)
     assert "suite.toml" in str(info.value)  # names the file
+    assert "\n" not in str(info.value)  # one line
 
 
 def test_suite_level_errors(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import torch
 
 from zoo.methods import Method, register_method
 from zoo.params import (
+    SIDE,
     AtLeast,
     Budgets,
     Fraction,
@@ -160,6 +161,88 @@ def test_a_registered_methods_settings_keys_and_checks() -> None:
         entry(1, eps=-1.0, step=0.0)  # the registered function checks its arguments
     with pytest.raises(ValueError, match="suite_defaults names 'nope'"):
         register_method(registry, Method, "toy2", method, paper="", suite_defaults={"nope": 1})
+
+
+Side = Relative(SIDE, "rel_win", whole=True)
+Win = Annotated[PositiveInt | tuple[PositiveInt, ...], Side]
+
+
+def sized(x: torch.Tensor, *, win: Win, stride: Annotated[PositiveInt, Relative(
+        SIDE, "rel_stride", whole=True)] = 1, batch: PositiveInt = 4) -> torch.Tensor:
+    return x
+
+
+@pytest.mark.parametrize(("fraction", "side", "expected"), [
+    (0.15, 28, 4), (0.075, 28, 2),  # occlusion's suite defaults on a digit: 4 px by 2
+    (0.15, 32, 4), (0.075, 32, 2),
+    (0.15, 224, 33), (0.075, 224, 16),
+    (1.0, 28, 28),  # the whole side
+    (0.01, 28, 1),  # never less than a pixel
+    (0.29, 100, 29),  # 0.29 * 100 is 28.999... in floats: still 29
+])
+def test_a_size_relative_to_the_side_is_a_whole_part_of_it(
+        fraction: float, side: int, expected: int) -> None:
+    value = Side.resolve(fraction, side)
+    assert value == expected and type(value) is int
+    params = keyword_params(sized)
+    assert resolve(params, {"rel_win": fraction, "batch": 2}, {SIDE: side}) == {
+        "win": expected, "batch": 2}
+
+
+def test_a_relative_size_is_a_fraction_of_the_side() -> None:
+    params = keyword_params(sized)
+    assert params["win"].relative == Side and params["stride"].relative.whole
+    assert Side.formula("win") == "win = max(1, floor(rel_win * side))"
+    assert Relative("eps", "rel_step").formula("step") == "step = rel_step * eps"
+    assert params["win"].check_relative(1) == 1.0
+    for value, message in [(0, "rel_win must be > 0, got 0"), (1.5, "rel_win must be <= 1"),
+                           (-0.1, "rel_win must be > 0"), ("0.1", "must be a real number"),
+                           (True, "must be a real number")]:
+        with pytest.raises(ValueError, match=message):
+            params["win"].check_relative(value)
+        with pytest.raises(ValueError, match=message.split(",")[0]):
+            resolve(params, {"rel_win": value}, {SIDE: 28})
+    # the step's multiple is checked as the step is: a non-negative number, no upper bound
+    assert PARAMS["step"].check_relative(2) == 2.0
+    with pytest.raises(ValueError, match="rel_step must be finite and >= 0"):
+        PARAMS["step"].check_relative(-1)
+    with pytest.raises(ValueError, match="no relative form"):
+        PARAMS["steps"].check_relative(1)
+    with pytest.raises(ValueError, match="give win or rel_win, not both"):
+        resolve(params, {"rel_win": 0.5, "win": 3}, {SIDE: 28})
+    with pytest.raises(ValueError, match="rel_win is a fraction of side, which this call"):
+        resolve(params, {"rel_win": 0.5}, {"eps": 0.1})
+
+
+def test_a_registered_method_takes_sizes_relative_to_the_side() -> None:
+    registry: Registry[Method] = Registry("toy method")
+    entry = register_method(registry, Method, "sized", sized, paper="none",
+                            suite_defaults={"rel_win": 0.15, "stride": 2})
+    assert entry.suite_defaults == {"rel_win": 0.15, "stride": 2}
+    assert entry.suite_keys() == {"win": "win", "rel_win": "win", "stride": "stride",
+                                  "rel_stride": "stride", "batch": "batch"}
+    assert entry.forms("rel_win") == ["win"] and entry.forms("win") == ["rel_win"]
+    assert entry.forms("batch") == [] and entry.forms("nope") == []
+    assert entry.check_settings({"rel_win": 1, "rel_stride": 0.5}) == {"rel_win": 1.0,
+                                                                       "rel_stride": 0.5}
+    assert entry.check_settings({"win": (3, 4)}) == {"win": (3, 4)}
+    for given, message in [({}, r"sized needs a size: win or rel_win "
+                                r"\(win = max\(1, floor\(rel_win \* side\)\)\)"),
+                           ({"win": 3, "rel_win": 0.5}, "give win or rel_win for sized, not both"),
+                           ({"rel_win": 1.5}, "rel_win must be <= 1, got 1.5"),
+                           ({"rel_stride": 0.0}, "rel_stride must be > 0")]:
+        with pytest.raises(ValueError, match=message):
+            entry.check_settings(given)
+    assert entry.kwargs({"rel_win": 0.15, "rel_stride": 0.075, "batch": 8}, side=224) == {
+        "win": 33, "stride": 16, "batch": 8}
+    assert entry.kwargs({"win": 5, "stride": 2}) == {"win": 5, "stride": 2}  # no side needed
+    for defaults, message in [({"rel_win": 0.1, "win": 2}, "suite_defaults give win and "
+                                                           "rel_win; give one"),
+                              ({"rel_win": 1.5}, "rel_win must be <= 1"),
+                              ({"rel_batch": 0.5}, "names 'rel_batch'.*nor a relative form")]:
+        with pytest.raises(ValueError, match=message):
+            register_method(registry, Method, "sized2", sized, paper="", suite_defaults=defaults)
+    assert registry.names() == ["sized"]  # the refused ones were not added
 
 
 def test_the_registry_type() -> None:
