@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,14 +18,29 @@ from torch import nn
 from zoo.guard import buffers_kept
 from zoo.hooks import HookSet, get_layer
 
+#: why a model's layers cannot be hooked: the reason the jobs show for the parts they leave out
+SCRIPTED = "a TorchScript model's layers cannot be hooked"
+
+
+def is_scripted(model: nn.Module) -> bool:
+    """Whether ``model`` or any submodule is TorchScript (``torch.jit.trace`` or ``script``):
+    forward hooks cannot be registered on it, so no layer of it can be read."""
+    return any(isinstance(m, torch.jit.ScriptModule) for m in model.modules())
+
 
 def feature_layers(model: nn.Module) -> list[str]:
     """The model's stages of convolutional features, shallow to deep, by qualified name.
 
     ResNets: the stem's ReLU, then ``layer1`` to ``layer4`` (their blocks reuse one ReLU
     module, so a block's ReLU is no single stage). Other networks: each ``nn.ReLU`` that
-    follows a convolution (through an optional batch norm), else the convolutions themselves.
+    follows a convolution (through an optional batch norm), else the convolutions themselves;
+    for a model that carries its ``input_shape`` (a ``zoo.Classifier``), only those whose
+    output is a spatial map (``is_spatial_map``: not a squeeze-and-excitation block's 1 x 1
+    convolutions). A TorchScript model (or one with a TorchScript part) has none: its layers
+    cannot be hooked.
     """
+    if is_scripted(model):
+        return []
     modules = list(model.named_modules())
     names = [name for name, _ in modules]
     for name in names:
@@ -42,13 +58,41 @@ def feature_layers(model: nn.Module) -> list[str]:
             last = None
         elif not isinstance(m, (nn.BatchNorm2d, nn.Sequential)) and list(m.children()) == []:
             last = None
-    return relus or [name for name, m in modules if isinstance(m, nn.Conv2d)]
+    return _spatial(model, relus or [name for name, m in modules if isinstance(m, nn.Conv2d)])
+
+
+def _spatial(model: nn.Module, layers: list[str]) -> list[str]:
+    """The ``layers`` whose output is a spatial map in one probe pass at the model's
+    ``input_shape``; all of them when the model carries none or the pass fails, or when
+    none is (the list is a preference, not a refusal)."""
+    if not layers or getattr(model, "input_shape", None) is None:
+        return layers
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def keep(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: tuple[Any, ...], out: Any) -> None:
+            if isinstance(out, torch.Tensor):
+                shapes.setdefault(name, tuple(out.shape))
+        return hook
+
+    try:
+        x = _probe_input(model, None)
+        with HookSet() as hooks, buffers_kept(model), torch.no_grad():
+            for name in layers:
+                hooks.forward(get_layer(model, name), keep(name))
+            model(x)
+    except Exception:  # a model the probe cannot run keeps every candidate
+        return layers
+    maps = [name for name in layers if name in shapes and is_spatial_map(shapes[name])]
+    return maps or layers
 
 
 def layers_for(model: nn.Module) -> list[str]:
     """``feature_layers``, refused (with the reason) when the model has none."""
     layers = feature_layers(model)
     if not layers:
+        if is_scripted(model):
+            raise ValueError(SCRIPTED)
         raise ValueError("the generative methods need convolutional feature layers; "
                          "the model has none")
     return layers
@@ -70,18 +114,26 @@ def style_layers(model: nn.Module) -> tuple[str, list[str]]:
     return content, [upto[i] for i in picks] if picks else upto
 
 
+def conv_activations(model: nn.Module) -> list[str]:
+    """Each convolution's activation, shallow to deep: the ReLU module right after an
+    ``nn.Conv2d``, else the conv itself. The candidates for the patch views' layer."""
+    modules = list(model.named_modules())
+    found = []
+    for i, (name, m) in enumerate(modules):
+        if isinstance(m, nn.Conv2d):
+            after = modules[i + 1] if i + 1 < len(modules) else None
+            found.append(after[0] if after and isinstance(after[1], nn.ReLU) else name)
+    return found
+
+
 def last_conv(model: nn.Module) -> str:
     """The last convolution's activation (the ReLU module right after the last ``nn.Conv2d``,
     as in Selvaraju et al.'s VGG set-up), else the conv itself: where the representation
     views read maximally activating patches. Grad-CAM's default is ``cam_layer``."""
-    modules = list(model.named_modules())
-    convs = [i for i, (_, m) in enumerate(modules) if isinstance(m, nn.Conv2d)]
+    convs = conv_activations(model)
     if not convs:
         raise ValueError("the model has no convolutional layer")
-    i = convs[-1]
-    if i + 1 < len(modules) and isinstance(modules[i + 1][1], nn.ReLU):
-        return modules[i + 1][0]
-    return modules[i][0]
+    return convs[-1]
 
 
 def token_side(shape: Sequence[int]) -> int | None:
@@ -254,12 +306,26 @@ def first_activation(model: nn.Module) -> str:
     raise ValueError("the representation views need a convolutional layer")
 
 
+# model -> {(channels, side): whether it runs}; weak, so a model's answers go with it
+_ACCEPTS: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, int], bool]] = (
+    weakref.WeakKeyDictionary())
+
+
 def accepts_size(model: nn.Module, channels: int, side: int) -> bool:
-    """Whether the model runs on ``side x side`` images (fully connected heads do not)."""
-    device, dtype = next((t.device, t.dtype) for t in model.parameters())
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, channels, side, side, device=device, dtype=dtype))
-    except RuntimeError:
-        return False
-    return True
+    """Whether the model runs on ``side x side`` images (fully connected heads do not, nor
+    does a Vision Transformer built for one size, which asserts it). Any exception of the
+    probe pass counts as no; each model is probed once per ``(channels, side)``."""
+    known = _ACCEPTS.setdefault(model, {})
+    if (channels, side) not in known:
+        tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
+        device = tensor.device if tensor is not None else torch.device("cpu")
+        dtype = (tensor.dtype if tensor is not None and tensor.is_floating_point()
+                 else torch.float32)
+        try:
+            with buffers_kept(model), torch.no_grad():
+                model(torch.zeros(1, channels, side, side, device=device, dtype=dtype))
+        except Exception:  # a refusal of the size, whatever the model raises for it
+            known[(channels, side)] = False
+        else:
+            known[(channels, side)] = True
+    return known[(channels, side)]

@@ -5,8 +5,9 @@ strongest activations, and crop from each image the input patch that unit sees, 
 receptive field.
 
 The receptive field is measured, not derived from a table of layer types: in a copy of the
-model whose nonlinearities are made linear (activations become identities, max-pools become
-average pools with the same window) and whose weights are all positive, the gradient of one
+model whose nonlinearities are made linear (activations and the channel normalisations of
+layer, group and instance norm become identities, max-pools become average pools with the
+same window) and whose weights are all positive, the gradient of one
 unit with respect to the input is nonzero exactly on the pixels connected to it. The
 gradient of the real model is not used: a ReLU that is off or a max-pool that picked another
 pixel would cut the support short. This works for any stack of convolutions, pools, batch
@@ -36,6 +37,10 @@ _POINTWISE = (
     nn.Mish, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softplus,
     nn.Dropout, nn.Dropout2d,
 )
+# Normalisations over the channels (or the whole map) of one position or image: on the
+# all-ones probe their output is constant, so the gradient through them is exactly zero.
+_CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm,
+                  nn.modules.instancenorm._InstanceNorm, nn.RMSNorm)
 _MAX_PROBE = 2048  # largest probe side tried before calling a receptive field unbounded
 
 
@@ -63,6 +68,9 @@ class MaxPatches:
         - patches: ``(channels, k, C, rh, rw)``, input pixels, ``fill`` outside the image
         - values: ``(channels, k)`` activations; images: ``(channels, k)`` dataset indices
         - positions: ``(channels, k, 2)`` unit ``(row, col)`` in the layer's map
+        - inside: ``(channels, k, 4)`` ``(top, left, height, width)`` of the part of each
+          patch that lies inside the image, in patch pixels (crop to it to show the patch
+          without the ``fill``)
     """
 
     channels: tuple[int, ...]
@@ -71,6 +79,7 @@ class MaxPatches:
     images: torch.Tensor
     positions: torch.Tensor
     receptive_field: ReceptiveField
+    inside: torch.Tensor
 
 
 def _linearised(model: nn.Module) -> nn.Module:
@@ -82,7 +91,7 @@ def _linearised(model: nn.Module) -> nn.Module:
     for name, m in list(twin.named_modules()):
         if not name:
             continue
-        if isinstance(m, _POINTWISE):
+        if isinstance(m, _POINTWISE + _CHANNEL_NORMS) or _is_other_channel_norm(m):
             new: nn.Module | None = nn.Identity()
         elif isinstance(m, nn.MaxPool2d):
             if m.dilation not in (1, (1, 1)):
@@ -114,6 +123,14 @@ def _linearised(model: nn.Module) -> nn.Module:
     return twin
 
 
+def _is_other_channel_norm(m: nn.Module) -> bool:
+    """A normalisation layer of another library (timm's ``LayerNorm2d`` subclasses
+    ``nn.LayerNorm``; others may not) that is no batch norm: by its class name."""
+    name = type(m).__name__.lower()
+    return ("layernorm" in name or "groupnorm" in name or "rmsnorm" in name) and not isinstance(
+        m, nn.modules.batchnorm._BatchNorm)
+
+
 def _support(grad: torch.Tensor) -> tuple[int, int, int, int]:
     """``(top, left, bottom, right)`` of the nonzero pixels of a ``(1, C, H, W)`` gradient."""
     rows = torch.nonzero(grad.abs().sum(dim=(0, 1, 3)) > 0).flatten()
@@ -124,14 +141,18 @@ def _support(grad: torch.Tensor) -> tuple[int, int, int, int]:
 
 
 def receptive_field(
-    model: nn.Module, layer: str, input_shape: tuple[int, int, int]
+    model: nn.Module, layer: str, input_shape: tuple[int, int, int], *,
+    largest: int = _MAX_PROBE,
 ) -> ReceptiveField:
     """The receptive field of the units of ``layer``, measured by input gradients of a
     linearised copy of ``model`` (see the module docstring); ``model`` is not touched.
 
     The probe image starts at ``input_shape`` and doubles until a central unit's field lies
     inside it with room to spare; the field's size, the layer's stride in input pixels and
-    the offset of unit ``(0, 0)`` come from two neighbouring central units.
+    the offset of unit ``(0, 0)`` come from two neighbouring central units. ``largest``: the
+    largest probe side tried (a field that does not fit in it is refused, so a small value
+    makes a search for a small field cheap). A model that refuses a doubled probe size (a
+    Vision Transformer built for one size) is refused with the reason.
     """
     model = check_model(model)
     check_layer(model, layer)
@@ -140,11 +161,13 @@ def receptive_field(
                        for s in input_shape)):
         raise ValueError(f"input_shape must be a tuple (C, H, W) of positive ints, "
                          f"got {input_shape!r}")
-    return _measure(model, layer, input_shape)[0]
+    if isinstance(largest, bool) or not isinstance(largest, int) or largest < 1:
+        raise ValueError(f"largest must be a positive int, got {largest!r}")
+    return _measure(model, layer, input_shape, largest)[0]
 
 
 def _measure(
-    model: nn.Module, layer: str, input_shape: tuple[int, ...]
+    model: nn.Module, layer: str, input_shape: tuple[int, ...], largest: int = _MAX_PROBE
 ) -> tuple[ReceptiveField, tuple[int, ...]]:
     """The receptive field, and the layer's output shape ``(K, h, w)`` at ``input_shape``."""
     twin = _linearised(model)
@@ -162,9 +185,17 @@ def _measure(
     while True:
         probe = torch.ones(1, c, h, w, dtype=torch.float64, device=device, requires_grad=True)
         out.clear()
-        with HookSet() as hooks, torch.enable_grad(), contextlib.suppress(_StopForward):
-            hooks.forward(module, keep)
-            twin(probe)
+        try:
+            with HookSet() as hooks, torch.enable_grad(), contextlib.suppress(_StopForward):
+                hooks.forward(module, keep)
+                twin(probe)
+        except Exception as err:
+            if (h, w) == tuple(input_shape[1:]):
+                raise  # the caller's own size: their mistake, as it is
+            # a doubled probe the model refuses (a Vision Transformer built for one size)
+            raise ValueError(
+                f"layer {layer!r}: measuring its units' field needs a {h}x{w} probe, and the "
+                f"model does not run at that size ({type(err).__name__}: {err})") from err
         if not out:
             raise ValueError(f"layer {layer!r} did not run during the forward pass")
         act = out[0]
@@ -174,7 +205,7 @@ def _measure(
         if shape is None:
             shape = tuple(act.shape[1:])
         oh, ow = act.shape[2:]
-        ci, cj = oh // 2, ow // 2
+        ci, cj = (oh - 1) // 2, (ow - 1) // 2  # the central pair is (ci, cj), (ci+1, cj+1)
         if ci + 1 < oh and cj + 1 < ow:
             boxes = []
             for i, j in ((ci, cj), (ci + 1, cj + 1)):
@@ -187,9 +218,9 @@ def _measure(
                                        offset=(top - ci * stride[0], left - cj * stride[1]))
                 return field, shape
         # a map that does not grow with the image is globally pooled
-        if max(h, w) * 2 > _MAX_PROBE or tuple(act.shape[2:]) == previous:
+        if max(h, w) * 2 > largest or tuple(act.shape[2:]) == previous:
             raise ValueError(f"layer {layer!r}: its units see the whole image (global "
-                             f"pooling?) or more than {_MAX_PROBE} pixels; no patches to crop")
+                             f"pooling?) or more than {largest} pixels; no patches to crop")
         previous = tuple(act.shape[2:])
         h, w = h * 2, w * 2
 
@@ -214,7 +245,7 @@ def max_patches(
     papers' figures do; otherwise the ``k`` strongest units anywhere. Ties go to the earlier
     image, then the earlier position, so the result does not depend on ``batch_size``.
     Patches are the units' receptive fields (``receptive_field``); the parts of a field that
-    hang over the image border are ``fill``.
+    hang over the image border are ``fill``, and ``inside`` says where the image part is.
 
     Shape:
         - x: ``(N, C, H, W)`` in ``[0, 1]``; see ``MaxPatches`` for the result.
@@ -246,12 +277,19 @@ def max_patches(
     padded = F.pad(x, (rw, rw, rh, rh), value=float(fill))  # every field fits inside
     positions = torch.stack([best_p // map_w, best_p % map_w], dim=2)
     patches = x.new_empty(len(channels), best_v.shape[1], x.shape[1], rh, rw)
+    inside = torch.zeros(len(channels), best_v.shape[1], 4, dtype=torch.long)
+    height, width = x.shape[-2:]
     for c in range(len(channels)):
         for r in range(best_v.shape[1]):
             top, left, _, _ = field.box(int(positions[c, r, 0]), int(positions[c, r, 1]))
             img = padded[int(best_i[c, r])]
             patches[c, r] = img[:, top + rh:top + 2 * rh, left + rw:left + 2 * rw]
-    return MaxPatches(tuple(channels), patches, best_v, best_i, positions, field)
+            first_row, first_col = max(0, -top), max(0, -left)
+            inside[c, r] = torch.tensor([
+                first_row, first_col,
+                max(0, min(rh, height - top) - first_row),
+                max(0, min(rw, width - left) - first_col)])
+    return MaxPatches(tuple(channels), patches, best_v, best_i, positions, field, inside)
 
 
 def _strongest(

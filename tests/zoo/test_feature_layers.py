@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 
 import zoo
-from zoo.layers import cam_layer, output_shape
+from zoo.layers import accepts_size, cam_layer, conv_activations, layers_for, output_shape
 
 
 def test_feature_layers_of_shipped_models_are_the_relus_after_convolutions() -> None:
@@ -113,3 +113,69 @@ def test_the_probe_leaves_the_model_as_found() -> None:
     assert cam_layer(model) == "net.2"
     assert output_shape(model, "net.2") == (4, 8, 8)
     assert before.differences(zoo.ModelState.capture(model)) == []
+
+
+class _Gate(nn.Module):
+    """Squeeze and excitation: its 1 x 1 convolutions see a 1 x 1 map."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(channels, 2, 1)
+        self.expand = nn.Conv2d(2, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = x.mean(dim=(2, 3), keepdim=True)
+        return x * torch.sigmoid(self.expand(torch.relu(self.reduce(pooled))))
+
+
+def _silu_net() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.SiLU(), _Gate(4),
+                         nn.Conv2d(4, 4, 3, padding=1), nn.SiLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).eval()
+
+
+def test_without_relus_the_convolutions_that_output_a_map_are_the_stages() -> None:
+    net = _silu_net()
+    every_conv = ["0", "2.reduce", "2.expand", "3"]
+    assert zoo.feature_layers(net) == every_conv  # no input_shape: no probe
+    net.input_shape = (3, 8, 8)
+    assert zoo.feature_layers(net) == ["0", "3"]  # not the gate's 1 x 1 maps
+
+
+def test_a_torchscript_model_has_no_feature_layers() -> None:
+    # a traced ResNet keeps its submodules' names (layer1 ... layer4), not their hooks
+    resnet = torchvision.models.resnet18(num_classes=2).eval()
+    traced = torch.jit.trace(resnet, torch.rand(1, 3, 32, 32))
+    assert zoo.feature_layers(traced) == []
+    wrapped = nn.Sequential(nn.Identity(), traced)  # a TorchScript part is enough
+    assert zoo.feature_layers(wrapped) == []
+    with pytest.raises(ValueError, match="a TorchScript model's layers cannot be hooked"):
+        layers_for(wrapped)
+
+
+def test_conv_activations_shallow_to_deep() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.Tanh())
+    assert conv_activations(net) == ["1", "2"]
+
+
+class _OneSize(nn.Module):
+    """Asserts its input size, as timm's Vision Transformer does; counts its passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(3 * 8 * 8, 2)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        assert x.shape[-1] == 8, f"Input height ({x.shape[-1]}) doesn't match model (8)."
+        return self.head(x.flatten(1))
+
+
+def test_accepts_size_takes_any_refusal_and_probes_once() -> None:
+    net = _OneSize()
+    assert accepts_size(net, 3, 8) and not accepts_size(net, 3, 16)
+    assert not accepts_size(net, 3, 16) and accepts_size(net, 3, 8)
+    assert net.calls == 2  # once per (channels, side)
+    assert not accepts_size(_OneSize(), 3, 4)  # per model

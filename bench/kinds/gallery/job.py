@@ -14,6 +14,8 @@ import torch
 
 import zoo
 from bench.context import CONTENT_PHOTO, STYLE_PHOTO, RunContext
+from bench.kinds.attribution_calls import LEFT_OUT
+from bench.kinds.stress.aim import dream_octaves
 from bench.schema import Dataset, Model
 from bench.spec import JobOutput
 from generative import GenResult
@@ -24,7 +26,7 @@ from generative.neuron import neuron_visualisation
 from generative.registry import METHODS
 from generative.regularisers import ContributionClip, GaussianBlur, Jitter, L2Decay, NormClip
 from generative.style_transfer import style_transfer
-from zoo.layers import accepts_size, layers_for, style_layers
+from zoo.layers import accepts_size, layers_for, output_shape, style_layers
 from zoo.params import PositiveInt
 
 Part = Literal["class_models", "neurons", "inversion", "dream", "style"]
@@ -34,6 +36,9 @@ CHANNELS = 6  # channels shown per layer
 #: convolutions) are spread evenly over its depth, first and last included
 DEPTHS = 8
 ARTIFACT = "gallery"  # the one artifact: every image, trace and name the section draws
+#: the part each method's rows belong to
+PART_OF = {"neurons": "neuron_visualisation", "inversion": "feature_inversion",
+           "dream": "deep_dream", "style": "style_transfer"}
 
 # the ``method`` column of the rows
 CLASS_MODEL = "class_model"
@@ -73,6 +78,10 @@ class Gallery:
     def keep_losses(self, prefix: str, result: GenResult) -> None:
         self.art[f"{prefix}_losses"] = result.losses.numpy()
 
+    def left_out(self, part: str, reason: str) -> None:
+        """A part the job leaves out, and why: one ``LEFT_OUT`` row."""
+        self.row(method=PART_OF[part], metric=LEFT_OUT, value=1.0, reason=reason)
+
     def photo(self, name: str, side: int) -> torch.Tensor:
         return zoo.load_photo(name, side).unsqueeze(0).to(self.ctx.device)
 
@@ -93,8 +102,10 @@ def run(
     style_steps: PositiveInt = 50,
     photo_size: PositiveInt = 96,
 ) -> JobOutput:
-    """``n`` is recorded in the config only: the inversion inverts one image. Dream and style
-    need a colour model that runs at ``photo_size``; others skip them."""
+    """``n`` is recorded in the config only: the inversion inverts one image. A part the
+    model does not allow is left out, its reason in a ``LEFT_OUT`` row (``method`` names
+    it): the parts aimed at a layer need layers that hooks can read (not TorchScript), dream
+    and style a colour model that runs at ``photo_size``."""
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise ValueError(f"unknown gallery part {unknown[0]!r}; parts: {', '.join(PARTS)}")
@@ -103,18 +114,38 @@ def run(
     g.art["class_names"] = np.array(ctx.class_names(net), dtype=str)
     if "class_models" in parts:
         class_models(g, classes_shown, steps)
-    if set(parts) - {"class_models"}:
+    layered = [p for p in PARTS if p in parts and p != "class_models"]
+    if not layered:
+        return JobOutput(g.rows, {ARTIFACT: g.art})
+    try:
         layers = layers_for(net)
-        if "neurons" in parts:
-            neurons(g, [layers[0], layers[-1]], steps)
-        if "inversion" in parts:
-            inversion(g, dataset, layers, inversion_steps)
-        photos = net.input_shape[0] == 3 and accepts_size(net, 3, photo_size)
-        if "dream" in parts and photos:
-            dream(g, photo_size, layers[len(layers) // 2], dream_steps)
-        if "style" in parts and photos:
-            style(g, photo_size, style_steps)
+    except ValueError as err:  # no layer to aim at: every part but class models is left out
+        for part in layered:
+            g.left_out(part, str(err))
+        return JobOutput(g.rows, {ARTIFACT: g.art})
+    if "neurons" in parts:
+        neurons(g, [layers[0], layers[-1]], steps)
+    if "inversion" in parts:
+        inversion(g, dataset, layers, inversion_steps)
+    photos = photo_refusal(net, photo_size)
+    for part in ("dream", "style"):
+        if part in parts and photos is not None:
+            g.left_out(part, photos)
+    if "dream" in parts and photos is None:
+        dream(g, photo_size, layers[len(layers) // 2], dream_steps)
+    if "style" in parts and photos is None:
+        style(g, photo_size, style_steps)
     return JobOutput(g.rows, {ARTIFACT: g.art})
+
+
+def photo_refusal(net: zoo.Classifier, side: int) -> str | None:
+    """Why the photo parts (dream, style) cannot run on ``net`` at ``side`` px, or ``None``."""
+    if net.input_shape[0] != 3:
+        return (f"its photos are in colour, and the model takes {net.input_shape[0]}-channel "
+                "images")
+    if not accepts_size(net, 3, side):
+        return f"the model does not run at {side} x {side} px photos"
+    return None
 
 
 def regulariser_variants(side: int) -> dict[str, tuple[Any, ...]]:
@@ -153,10 +184,12 @@ def class_models(g: Gallery, classes_shown: int, steps: int) -> None:
 
 
 def neurons(g: Gallery, layers: list[str], steps: int) -> None:
-    """The first ``CHANNELS`` channels of each layer, visualised."""
+    """The first ``CHANNELS`` channels of each layer (as many as the narrowest has),
+    visualised."""
+    shown = min(CHANNELS, *(output_shape(g.net, layer)[0] for layer in layers))
     images = []
     for i, layer in enumerate(layers):
-        result = neuron_visualisation(g.net, layer, list(range(CHANNELS)), steps=steps,
+        result = neuron_visualisation(g.net, layer, list(range(shown)), steps=steps,
                                       regularisers=(Jitter(1),), generator=g.generator())
         images.append(result.image.cpu().numpy())
         g.keep_losses(f"neuron_{i}", result)
@@ -190,9 +223,12 @@ def inversion(g: Gallery, dataset: str, layers: list[str], steps: int) -> None:
 
 
 def dream(g: Gallery, side: int, layer: str, steps: int) -> None:
-    """The content photo dreamed at ``layer``."""
+    """The content photo dreamed at ``layer``: the stress jobs' octaves (as many as the model
+    runs at, their smallest at least ``MIN_OCTAVE_SIDE``), jitter scaled to the side (the
+    method's default 4 px is for 96 px photos)."""
     source = g.photo(CONTENT_PHOTO, side)
-    result = deep_dream(g.net, source, layer, steps=steps, generator=g.generator())
+    result = deep_dream(g.net, source, layer, steps=steps, generator=g.generator(),
+                        octaves=dream_octaves(g.net, 3, side), jitter=max(1, side // 24))
     g.art.update(dream_source=source[0].cpu().numpy(), dream=result.image[0].cpu().numpy(),
                  dream_layer=np.array([layer], dtype=str))
     g.keep_losses("dream", result)

@@ -8,10 +8,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.figures import name_list, shared_prefix
 from bench.kind import ArtifactLoader
+from bench.kinds.attribution_calls import LEFT_OUT
 from bench.kinds.gallery.figures import (
     class_models_figure,
+    class_models_shown,
     inversion_figure,
+    inversion_shown,
     losses_figure,
     neurons_figure,
     optimizer_title,
@@ -38,7 +42,17 @@ def _column(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name] if name in df else pd.Series([None] * len(df), index=df.index)
 
 
+#: how the parts are named where the page says one was left out
+PART_TITLES = {"neuron_visualisation": "channel visualisations",
+               "feature_inversion": "feature inversion", "deep_dream": "DeepDream",
+               "style_transfer": "style transfer"}
+
+
 def _job(job: pd.DataFrame, art: dict[str, np.ndarray]) -> dict[str, Any]:
+    out = job[job["metric"] == LEFT_OUT]
+    left_out = [{"part": PART_TITLES.get(str(r["method"]), str(r["method"])),
+                 "reason": str(r.get("reason", ""))} for _, r in out.iterrows()]
+    job = job[job["metric"] != LEFT_OUT]
     classes = job[(job["method"] == CLASS_MODEL) & (job["metric"] == TARGET_PROBABILITY)]
     probability = dict(zip(_column(classes, "variant"), classes["value"], strict=True))
     style = job[job["method"] == STYLE]
@@ -47,17 +61,24 @@ def _job(job: pd.DataFrame, art: dict[str, np.ndarray]) -> dict[str, Any]:
     dream_steps = _column(job, "dream_steps").dropna()
     return {
         "model": job["model_label"].iloc[0],
-        "class_names": [str(c) for c in art.get("class_names", [])],
+        "left_out": left_out,
+        # the classes whose models are shown, and how many the model has
+        "class_names": class_models_shown(art),
+        "classes_of": len(art.get("class_names", [])),
         "class_models": class_models_figure(art, probability),
         "neurons": neurons_figure(art),
-        "neuron_layers": [str(s) for s in art.get("neuron_layers", [])],
+        "neuron_layers": name_list([str(s) for s in art.get("neuron_layers", [])]),
         "inversion": inversion_figure(art),
+        # how many of the inverted layers the figure shows (it spreads them when many)
+        "inversions_made": len(art.get("inversions", [])),
+        "inversions_shown": len(inversion_shown(len(art.get("inversions", [])))),
+        "inversion_prefix": shared_prefix([str(s) for s in art.get("inversion_layers", [])]),
         "inversion_rows": _inversion_rows(job[job["method"] == INVERSION]),
         # how many feature layers the model has (runs stored before this was kept: as shown)
         "inversion_of": int(art["inversion_of"][0]) if "inversion_of" in art else None,
         "photos": photos_figure(art),
         "dream_layer": str(art["dream_layer"][0]) if "dream_layer" in art else None,
-        "style_layers": [str(s) for s in art.get("style_layers", [])],
+        "style_layers": name_list([str(s) for s in art.get("style_layers", [])]),
         "style": [{"optimizer": optimizer_title(o), **g.set_index("metric")["value"].to_dict()}
                   for o, g in style.groupby("optimizer", sort=False)]
         if "optimizer" in style else [],

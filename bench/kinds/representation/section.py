@@ -18,25 +18,38 @@ from matplotlib.gridspec import GridSpec
 from attribution.views import tile
 from bench.figures import PALETTE, house_style, show_image, to_data_uri
 from bench.kind import ArtifactLoader
+from bench.kinds.attribution_calls import LEFT_OUT
 from bench.kinds.representation.job import (
+    ACTIVATIONS_VIEW,
+    FEATURES_VIEW,
+    FILTERS_VIEW,
     NEIGHBOUR_AGREEMENT_FEATURES,
     NEIGHBOUR_AGREEMENT_PIXELS,
+    PATCHES_VIEW,
     RECEPTIVE_FIELD,
+    VIEW,
     VIEWS,
 )
+
+#: how each view is named on the page, where the job left it out
+VIEW_TITLES = {FILTERS_VIEW: "first-layer filters", ACTIVATIONS_VIEW: "activations",
+               PATCHES_VIEW: "top patches", FEATURES_VIEW: "penultimate features"}
 
 
 def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
     """Per job: its model, both figures, the sample size, the neighbours' class agreement in
-    each space, the receptive field and the two layers shown."""
+    each space, the receptive field, the two layers shown and the views left out, each with
+    its reason."""
     out = []
     for job_id, job in rows.groupby("job_id", sort=False):
         art = artifact(job_id, VIEWS)
-        metrics = job.set_index("metric")["value"]
+        left = left_out(job)
+        metrics = job[job["metric"] != LEFT_OUT].set_index("metric")["value"]
         out.append({
             "model": job["model_label"].iloc[0],
-            "figure": views_figure(art),
+            "figure": views_figure(art, left),
             "neighbours": neighbours_figure(art),
+            "left_out": [{"view": VIEW_TITLES.get(v, v), "reason": r} for v, r in left.items()],
             "n": len(art["labels"]),
             "agree_features": metrics.get(NEIGHBOUR_AGREEMENT_FEATURES),
             "agree_pixels": metrics.get(NEIGHBOUR_AGREEMENT_PIXELS),
@@ -44,6 +57,67 @@ def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
             "layers": [str(s) for s in art["layers"]],
         })
     return out
+
+
+def left_out(job: pd.DataFrame) -> dict[str, str]:
+    """The views a job left out -> why (runs stored before views could be left out: none)."""
+    if VIEW not in job:
+        return {}
+    out = job[job["metric"] == LEFT_OUT]
+    return {str(r[VIEW]): str(r.get("reason", "")) for _, r in out.iterrows()}
+
+
+def _left_out_panel(ax: plt.Axes, title: str, reason: str) -> None:
+    """Where a view would be: its title and why it was left out."""
+    ax.set_axis_off()
+    ax.set_title(title)
+    ax.text(0.5, 0.5, f"left out:\n{_wrapped(reason)}", ha="center", va="center",
+            fontsize=8, transform=ax.transAxes, wrap=True)
+
+
+def _wrapped(text: str, width: int = 48) -> str:
+    """``text`` broken into lines of at most about ``width`` characters."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\n".join([*lines, line])
+
+
+def patch_tiles(art: dict[str, np.ndarray]) -> list[list[np.ndarray]]:
+    """Each channel's top patches, each cropped to the part inside the image (a field that
+    spills over the border is clipped, not shown with the padding around a small picture),
+    and scaled to its own range; runs stored before the crop was kept show whole patches."""
+    patches = art["patches"]  # (channels, k, C, rh, rw)
+    inside = art.get("patch_inside")  # (channels, k, 4) top, left, height, width
+    rows = []
+    for c, channel in enumerate(patches):
+        tiles = []
+        for r, patch in enumerate(channel):
+            if inside is not None:
+                top, left, height, width = (int(v) for v in inside[c, r])
+                if height > 0 and width > 0:
+                    patch = patch[:, top:top + height, left:left + width]
+            tiles.append(_unit(patch))
+        rows.append(tiles)
+    return rows
+
+
+def _patch_mosaic(rows: list[list[np.ndarray]]) -> np.ndarray:
+    """The tiles on one canvas, each resized (nearest) to the largest tile's size."""
+    side_h = max(t.shape[1] for row in rows for t in row)
+    side_w = max(t.shape[2] for row in rows for t in row)
+
+    def fit(t: np.ndarray) -> np.ndarray:
+        ri = (np.arange(side_h) * t.shape[1] // side_h)
+        ci = (np.arange(side_w) * t.shape[2] // side_w)
+        return t[:, ri][:, :, ci]
+
+    return np.concatenate([np.concatenate([fit(t) for t in row], axis=-1) for row in rows],
+                          axis=-2)
 
 
 def filter_grid(filters: np.ndarray, *, ncols: int | None = None, pad: int = 1) -> np.ndarray:
@@ -86,32 +160,41 @@ def _unit(a: np.ndarray) -> np.ndarray:
     return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
 
 
-def views_figure(art: dict[str, np.ndarray]) -> str:
+def views_figure(art: dict[str, np.ndarray], left: dict[str, str] | None = None) -> str:
     """Top: filters, one image's activations, occlusion heat maps. Middle: patches, t-SNE.
-    Bottom (runs that stored it): each channel's activation under the moving occluder."""
+    Bottom (runs that stored it): each channel's activation under the moving occluder. A
+    view the job left out (``left``: view -> reason) shows its reason in its place."""
+    left = left or {}
     live = "occluded_activations" in art  # absent from runs stored before it existed
     with house_style():
         fig = plt.figure(figsize=(13.5, 12.2 if live else 8.6))
         heights = [1, 1.15, 0.9] if live else [1, 1.15]
         grid = fig.add_gridspec(len(heights), 6, height_ratios=heights, hspace=0.35, wspace=0.25)
-        _first_layer_row(fig, grid, art)
-        _deep_row(fig, grid, art)
+        _first_layer_row(fig, grid, art, left)
+        _deep_row(fig, grid, art, left)
         if live:
             _live_row(fig, grid, art)
         return to_data_uri(fig)
 
 
-def _first_layer_row(fig: Figure, grid: GridSpec, art: dict[str, np.ndarray]) -> None:
+def _first_layer_row(fig: Figure, grid: GridSpec, art: dict[str, np.ndarray],
+                     left: dict[str, str]) -> None:
     """The filters, one image and its first-layer activations, the occlusion heat maps."""
     ax = fig.add_subplot(grid[0, 0:2])
-    show_image(ax, filters_image(art["filters"]))
-    ax.set_title("first-layer filters")
+    if "filters" in art:
+        show_image(ax, filters_image(art["filters"]))
+        ax.set_title("first-layer filters")
+    else:
+        _left_out_panel(ax, "first-layer filters", left.get(FILTERS_VIEW, "not stored"))
     ax = fig.add_subplot(grid[0, 2])
     show_image(ax, art["activation_image"], vmin=0, vmax=1)
     ax.set_title("image")
     ax = fig.add_subplot(grid[0, 3:5])
-    show_image(ax, _unit(art["activations"]), cmap="gray")
-    ax.set_title(f"its activations at {art['layers'][0]}")
+    if "activations" in art:
+        show_image(ax, _unit(art["activations"]), cmap="gray")
+        ax.set_title(f"its activations at {art['layers'][0]}")
+    else:
+        _left_out_panel(ax, "its activations", left.get(ACTIVATIONS_VIEW, "not stored"))
     occ = fig.add_subplot(grid[0, 5])
     # each map scaled to its own range: a confident model may lose only a few percent
     heat = np.concatenate([_unit(m) for m in art["occlusion"]], axis=0)  # stacked
@@ -122,14 +205,22 @@ def _first_layer_row(fig: Figure, grid: GridSpec, art: dict[str, np.ndarray]) ->
     occ.set_title(f"p(true class) under\nthe occluder (min {lowest})", fontsize=9)
 
 
-def _deep_row(fig: Figure, grid: GridSpec, art: dict[str, np.ndarray]) -> None:
-    """The top patches of the last convolution's first channels, the t-SNE by class."""
-    patches = art["patches"]  # (channels, k, C, rh, rw)
-    rows = [np.concatenate([_unit(p) for p in channel], axis=-1) for channel in patches]
+def _deep_row(fig: Figure, grid: GridSpec, art: dict[str, np.ndarray],
+              left: dict[str, str]) -> None:
+    """The top patches of the patch layer's first channels, the t-SNE by class."""
     ax = fig.add_subplot(grid[1, 0:3])
-    show_image(ax, np.concatenate(rows, axis=-2))
-    ax.set_title(f"top patches of channels 0-{len(patches) - 1} at {art['layers'][1]}")
+    if "patches" in art:
+        show_image(ax, _patch_mosaic(patch_tiles(art)))
+        ax.set_title(f"top patches of channels 0-{len(art['patches']) - 1} at "
+                     f"{art['layers'][1]}")
+    else:
+        at = f" at {art['layers'][1]}" if art["layers"][1] else ""
+        _left_out_panel(ax, f"top patches{at}", left.get(PATCHES_VIEW, "not stored"))
     ax = fig.add_subplot(grid[1, 3:6])
+    if "embedding" not in art:
+        _left_out_panel(ax, "t-SNE of penultimate features",
+                        left.get(FEATURES_VIEW, "not stored"))
+        return
     names = [str(c) for c in art["class_names"]]
     emb, labels = art["embedding"], art["labels"]
     for c in np.unique(labels):
@@ -164,15 +255,20 @@ def _live_row(fig: Figure, grid: GridSpec, art: dict[str, np.ndarray]) -> None:
 
 def neighbours_figure(art: dict[str, np.ndarray]) -> str:
     """Each row: a query, its nearest neighbours in feature space, then in pixel space."""
-    queries, feats, pixels = art["queries"], art["feature_neighbours"], art["pixel_neighbours"]
-    q, k = feats.shape[:2]
+    queries, pixels = art["queries"], art["pixel_neighbours"]
+    # without features (left out), the feature-space columns stay blank
+    feats = art.get("feature_neighbours")
+    q, k = pixels.shape[:2]
     with house_style():
         fig, axes = plt.subplots(q, 2 * k + 1, figsize=(0.95 * (2 * k + 1), 1.0 * q + 0.4),
                                  squeeze=False)
         for i in range(q):
             show_image(axes[i, 0], queries[i], vmin=0, vmax=1)
             for j in range(k):
-                show_image(axes[i, 1 + j], feats[i, j], vmin=0, vmax=1)
+                if feats is not None:
+                    show_image(axes[i, 1 + j], feats[i, j], vmin=0, vmax=1)
+                else:
+                    axes[i, 1 + j].set_axis_off()
                 show_image(axes[i, 1 + k + j], pixels[i, j], vmin=0, vmax=1)
         axes[0, 0].set_title("query", fontsize=9)
         axes[0, 1 + k // 2].set_title("nearest in feature space", fontsize=9)

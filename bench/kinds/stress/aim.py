@@ -11,8 +11,8 @@ from typing import Any
 import torch
 
 import zoo
-from generative import GenInfo, GenResult
-from generative.deep_dream import MIN_OCTAVE_SIDE
+from generative import GenResult
+from generative.deep_dream import MIN_OCTAVE_SIDE, octave_sizes
 from generative.deep_dream import NAME as DEEP_DREAM
 from generative.registry import METHODS
 from zoo.layers import accepts_size, middle_layer, style_layers
@@ -37,7 +37,7 @@ def aim(method: str, model: zoo.Classifier, images: torch.Tensor,
     if info.inputs == "image":
         layer = kwargs.pop("layer", None) or middle_layer(model)
         if info.name == DEEP_DREAM and "octaves" not in kwargs:
-            kwargs["octaves"] = _octaves(info, model, channels, size, kwargs)
+            kwargs["octaves"] = dream_octaves(model, channels, size, kwargs.get("octave_scale"))
         return [images[:1], layer], kwargs
     content, styles = style_layers(model)
     kwargs.setdefault("content_layer", content)
@@ -52,11 +52,15 @@ def run_method(method: str, model: zoo.Classifier, images: torch.Tensor, *, step
     return METHODS.get(method)(model, *args, generator=generator, **kwargs)
 
 
-def _octaves(info: GenInfo, model: zoo.Classifier, channels: int, size: int,
-             kwargs: dict[str, Any]) -> int:
+def dream_octaves(model: zoo.Classifier, channels: int, side: int,
+                  octave_scale: float | None = None) -> int:
     """DeepDream's default octaves when its smallest octave is at least ``MIN_OCTAVE_SIDE``
-    pixels and the model runs at that size, else one."""
+    pixels and the model runs at every octave's size, else one (the image's own size)."""
+    info = METHODS.get(DEEP_DREAM)
     octaves = info.params["octaves"].default
-    scale = kwargs.get("octave_scale", info.params["octave_scale"].default)
-    small = round(size / scale ** (octaves - 1))
-    return octaves if small >= MIN_OCTAVE_SIDE and accepts_size(model, channels, small) else 1
+    scale = octave_scale if octave_scale is not None else info.params["octave_scale"].default
+    small = round(side / scale ** (octaves - 1))
+    if small < MIN_OCTAVE_SIDE:
+        return 1
+    sizes = {h for h, _ in octave_sizes((side, side), octaves, scale)}
+    return octaves if all(accepts_size(model, channels, s) for s in sizes) else 1

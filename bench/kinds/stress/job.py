@@ -14,11 +14,13 @@ import torch
 import generative.registry
 import zoo
 from bench.context import RunContext
+from bench.kinds.attribution_calls import LEFT_OUT
 from bench.kinds.stress.aim import run_method
 from bench.memory import PeakMemory, peak_memory
 from bench.schema import Dataset, Model, Names
 from bench.spec import JobOutput
 from generative import GenResult
+from zoo.layers import accepts_size, layers_for
 from zoo.params import PositiveInt
 
 REPEATS = 2  # the second run of each setting checks that the same seed gives the same image
@@ -37,6 +39,8 @@ FINAL_LOSS = "final_loss"
 FAILED_STEP = "failed_step"  # only when a value went NaN or infinite
 # ... and one per setting
 DETERMINISTIC = "deterministic"
+# a method or size the job left out: metric ``LEFT_OUT`` (value 1), why in ``reason`` (with
+# ``size`` when only that size is)
 
 
 def run(
@@ -52,7 +56,9 @@ def run(
     steps_grid: Sequence[PositiveInt] = (5,),
 ) -> JobOutput:
     """Every size x step count, ``REPEATS`` times each, from ``n`` starting images (photos
-    for colour models, else the dataset's own)."""
+    for colour models, else the dataset's own). A method aimed at a layer is left out, with
+    the reason, for a model whose layers it cannot read (TorchScript), and a size the model
+    does not run at (a Vision Transformer built for one size) is left out likewise."""
     net = ctx.model_or_random(model, weights)
     name = generative.registry.METHODS.get(method).name
     base = {"model_label": net.label, "method": name,
@@ -61,7 +67,15 @@ def run(
                          for m in net.modules())}
     rows: list[dict[str, Any]] = []
     traces, labels = [], []
+    reason = _refusal(name, net)
+    if reason is not None:
+        rows.append({**base, "metric": LEFT_OUT, "value": 1.0, "reason": reason})
+        sizes = []
     for size in sizes:
+        if not accepts_size(net, net.input_shape[0], size):
+            rows.append({**base, "size": size, "metric": LEFT_OUT, "value": 1.0,
+                         "reason": f"the model does not run at {size} x {size} px"})
+            continue
         images = ctx.images_at(net, size, n, dataset)
         for steps in steps_grid:
             setting_rows, trace = _setting(ctx, net, images, {**base, "size": size,
@@ -72,6 +86,18 @@ def run(
     art = {"losses": _padded(traces), "labels": np.array(labels, dtype=str),
            "model_label": np.array([net.label], dtype=str)}
     return JobOutput(rows, {ARTIFACT: art})
+
+
+def _refusal(method: str, net: zoo.Classifier) -> str | None:
+    """Why ``method`` cannot run on ``net`` (a method aimed at a layer, on a model without
+    layers that hooks can read), or ``None``."""
+    if generative.registry.METHODS.get(method).inputs == "class":
+        return None
+    try:
+        layers_for(net)
+    except ValueError as err:
+        return str(err)
+    return None
 
 
 def _setting(ctx: RunContext, net: zoo.Classifier, images: torch.Tensor,
@@ -98,7 +124,7 @@ def _setting(ctx: RunContext, net: zoo.Classifier, images: torch.Tensor,
 
 def _padded(traces: list[np.ndarray]) -> np.ndarray:
     """The traces as rows of one array, NaN after each one's end."""
-    width = max(len(t) for t in traces)
+    width = max((len(t) for t in traces), default=0)
     padded = np.full((len(traces), width), np.nan)
     for i, t in enumerate(traces):
         padded[i, : len(t)] = t

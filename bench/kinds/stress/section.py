@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bench.kind import ArtifactLoader
+from bench.kinds.attribution_calls import LEFT_OUT
 from bench.kinds.stress.figures import scaling_figure
 from bench.kinds.stress.job import (
     DETERMINISTIC,
@@ -24,14 +25,20 @@ KEY = ["model_label", "method", "size", "steps"]
 
 
 def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> dict[str, Any] | None:
-    """The stress table (every setting, failures marked) and the scaling figure."""
+    """The stress table (every setting, failures marked), the scaling figure, and what the
+    jobs left out (a method or a size), each with its reason."""
     if rows.empty:
         return None
-    table = stress_rows(rows)
-    figure, size = scaling_figure(table)
+    out = rows[rows["metric"] == LEFT_OUT]
+    rows = rows[rows["metric"] != LEFT_OUT]
+    left_out = [{"model": r["model_label"], "method": r["method"],
+                 "size": None if "size" not in r or pd.isna(r["size"]) else int(r["size"]),
+                 "reason": str(r.get("reason", ""))} for _, r in out.iterrows()]
+    table = stress_rows(rows) if not rows.empty else []
+    figure, size = scaling_figure(table) if table else (None, None)
     sources = sorted(set(rows["memory_source"].dropna())) if "memory_source" in rows else []
     return {"rows": table, "figure": figure, "depth_size": size, "memory_sources": sources,
-            "failed": [r for r in table if not r["finite"]]}
+            "failed": [r for r in table if not r["finite"]], "left_out": left_out}
 
 
 def _float(value: object) -> float | None:

@@ -153,3 +153,71 @@ def test_probe_runs_no_user_hook_and_errors_leave_no_trace(mnist_cnn, digits, as
         assert all(m.training for m in mnist_cnn.modules())
     finally:
         mnist_cnn.eval()
+
+
+def test_patches_say_which_part_lies_inside_the_image():
+    # the same corner unit as above: its 3x3 field hangs one pixel over the top and the left
+    model = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1)).eval()
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[0].bias.zero_()
+    x = torch.zeros(2, 1, 5, 5)
+    x[1, 0, 0, 0] = 1.0
+    x[1, 0, 4, 4] = 0.5
+    result = max_patches(model, x, "0", 0, k=8, distinct_images=False)
+    boxes = {tuple(p): tuple(b) for p, b in zip(result.positions[0].tolist(),
+                                                result.inside[0].tolist(), strict=True)}
+    assert boxes[(0, 0)] == (1, 1, 2, 2)  # rows and columns 1-2 of the patch are the image
+    assert boxes[(0, 1)] == (1, 0, 2, 3)
+    assert boxes[(4, 4)] == (0, 0, 2, 2)  # the bottom-right corner: clipped below and right
+    top, left, h, w = boxes[(0, 0)]
+    first = result.patches[0, 0, 0, top:top + h, left:left + w]
+    torch.testing.assert_close(first, x[1, 0, :2, :2])
+
+
+class _LayerNorm2d(nn.LayerNorm):
+    """timm's channels-first LayerNorm: normalises each position over the channels."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("norm", [lambda c: nn.GroupNorm(1, c), _LayerNorm2d,
+                                  lambda c: nn.InstanceNorm2d(c, affine=True)])
+def test_channel_norms_do_not_hide_the_field(norm):
+    # on the all-ones probe a channel norm's output is constant: without replacing it the
+    # gradient is exactly zero and the field could not be measured
+    model = nn.Sequential(nn.Conv2d(3, 4, 2, stride=2), norm(4), nn.GELU(),
+                          nn.Conv2d(4, 4, 3, padding=1), norm(4), nn.GELU()).eval()
+    assert receptive_field(model, "5", (3, 16, 16)) == ReceptiveField((6, 6), (2, 2), (-2, -2))
+
+
+def test_central_pair_is_used_on_an_even_map():
+    # a 2x2 map of 8-pixel patches at 16 px: units (0, 0) and (1, 1) are the central pair
+    model = nn.Sequential(nn.Conv2d(3, 2, 8, stride=8)).eval()
+    assert receptive_field(model, "0", (3, 16, 16)) == ReceptiveField((8, 8), (8, 8), (0, 0))
+
+
+class _OneSize(nn.Module):
+    """Takes 8 x 8 images only and asserts it, as timm's Vision Transformer does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 7, padding=3)  # a central field touches the border
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.shape[-1] == 8, f"Input height ({x.shape[-1]}) doesn't match model (8)."
+        return self.conv(x)
+
+
+def test_a_model_that_refuses_the_doubled_probe_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"needs a 16x16 probe, and the model does not run at "
+                                         r"that size \(AssertionError: Input height \(16\)"):
+        receptive_field(_OneSize().eval(), "conv", (1, 8, 8))
+
+
+def test_largest_bounds_the_search():
+    model = nn.Sequential(nn.Conv2d(1, 1, 9, padding=4)).eval()
+    assert receptive_field(model, "0", (1, 8, 8)).size == (9, 9)
+    with pytest.raises(ValueError, match="more than 8 pixels"):
+        receptive_field(model, "0", (1, 8, 8), largest=8)
