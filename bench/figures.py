@@ -125,3 +125,104 @@ def _ticks(lo: float, hi: float) -> list[float]:
     return [float(f"{v:.2g}") for v in ((lo * 1.15, hi / 1.15) if hi > lo else (lo * 1.15,))]
 
 
+
+
+#: at most this many category names in a legend, a grid's header or a caption's list
+MAX_NAMED = 12
+#: inches a tick label needs along its axis: a character upright at 9 pt, a label turned 90°
+#: at 7 pt, one slanted 40° at 8 pt
+LABEL_PITCH, TURNED_PITCH, SLANTED_PITCH = 0.1, 0.15, 0.4
+CHARACTER = 0.07  # inches a character of an upright label takes, at up to 10 pt
+
+
+def shared_prefix(names: list[str]) -> str:
+    """The dotted module path every name starts with (``net.`` of ``net.layer1``,
+    ``net.fc``), ending at a dot; ``""`` when there is none or it would empty a name."""
+    if len(names) < 2:
+        return ""
+    parts = [name.split(".") for name in names]
+    common = 0
+    for column in zip(*parts, strict=False):
+        if len(set(column)) > 1:
+            break
+        common += 1
+    common = min(common, min(len(p) for p in parts) - 1)  # keep a part of every name
+    # a name should not start with a bare index: ``features.3``, not ``3``
+    while common > 0 and any(p[common][:1].isdigit() for p in parts):
+        common -= 1
+    return ".".join(parts[0][:common]) + "." if common > 0 else ""
+
+
+def shorten(name: str, limit: int = 22, *, middle: bool = True) -> str:
+    """A name cut to ``limit`` characters: in the middle, for a module path
+    (``layer4.0.…ample.1``), else at the end, for a class name (``great grey o…``)."""
+    if len(name) <= limit:
+        return name
+    if not middle:
+        return name[:limit - 1].rstrip(" ,") + "…"
+    head = (limit - 1) // 2
+    return name[:head] + "…" + name[len(name) - (limit - 1 - head):]
+
+
+def thinned(count: int, room: int) -> list[int]:
+    """Indexes of ``count`` items to label when ``room`` labels fit: all of them, or every
+    k-th, the last always kept (in place of the k-th before it, so no two labels are closer
+    than k)."""
+    if count <= room:
+        return list(range(count))
+    step = math.ceil((count - 1) / max(room - 1, 1))
+    keep = list(range(0, count, step))
+    keep[-1] = count - 1
+    return keep
+
+
+def tick_style(labels: list[str], inches: float, axis: str = "x") -> str:
+    """How ``labels`` fit along an axis ``inches`` long: ``upright`` when they do as they
+    are (a y axis always), ``slanted`` when a few long names do not, else ``turned`` 90°."""
+    if axis == "y" or len(labels) < 2:
+        return "upright"
+    # each pair of neighbours shares two half slots, with a gap between them
+    widest = max(len(a) + len(b) for a, b in zip(labels, labels[1:], strict=False)) / 2
+    if widest * CHARACTER + 0.12 <= inches / len(labels):
+        return "upright"
+    return "slanted" if len(labels) * SLANTED_PITCH <= inches else "turned"
+
+
+def label_depth(labels: list[str], style: str) -> float:
+    """Inches the labels take across their axis (below an x axis) in ``style``."""
+    longest = max((len(s) for s in labels), default=0)
+    return {"upright": 0.2, "slanted": 0.05 * longest + 0.1, "turned": 0.065 * longest}[style]
+
+
+def category_ticks(ax: plt.Axes, positions: list[float] | np.ndarray, labels: list[str], *,
+                   inches: float, axis: str = "x", top: bool = False) -> list[int]:
+    """Name ``len(labels)`` categories along an axis ``inches`` long, readable at any count
+    (``tick_style``): upright, slanted, or turned 90° in a smaller font and, beyond what fits
+    turned, every k-th (the last always kept); ``top`` puts an x axis's names above it.
+    Returns the indexes labelled."""
+    positions = list(positions)
+    style = tick_style(labels, inches, axis)
+    pitch = (LABEL_PITCH * 2 if axis == "y" else
+             {"upright": LABEL_PITCH, "slanted": SLANTED_PITCH, "turned": TURNED_PITCH}[style])
+    keep = thinned(len(labels), max(int(inches / pitch), 2))
+    setter = ax.set_xticks if axis == "x" else ax.set_yticks
+    setter([positions[i] for i in keep], [labels[i] for i in keep])
+    if top:
+        ax.xaxis.tick_top()
+    if style == "slanted":
+        ax.tick_params(axis=axis, labelsize=8)
+        for label in ax.get_xticklabels(which="major"):
+            label.set(rotation=40, ha="right", rotation_mode="anchor")
+        if top:
+            for tick in ax.xaxis.get_major_ticks():
+                tick.label2.set(rotation=40, ha="left", rotation_mode="anchor")
+    elif style == "turned":
+        ax.tick_params(axis=axis, labelrotation=90, labelsize=7)
+    return keep
+
+
+def name_list(names: list[str], limit: int = MAX_NAMED) -> str:
+    """Names joined for a caption, at most ``limit`` (``a, b, c, … and 7 more``)."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f", … and {len(names) - limit} more"

@@ -9,7 +9,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from bench.figures import BAD, GOOD, NORM_TITLES, house_style, show_image, to_data_uri
+from bench.figures import (
+    BAD,
+    GOOD,
+    NORM_TITLES,
+    house_style,
+    shorten,
+    show_image,
+    to_data_uri,
+)
 from bench.kind import ArtifactLoader
 from bench.kinds.examples.job import EXAMPLES
 
@@ -71,8 +79,8 @@ def _example_column(axes: np.ndarray, art: dict[str, np.ndarray], i: int, names:
     ]
     for ax, (image, pred, conf) in zip(axes, cells, strict=False):
         show_image(ax, image, vmin=0, vmax=1)
-        ax.set_xlabel(f"{names[pred]}  {conf:.0%}", color=GOOD if pred == label else BAD,
-                      fontsize=10, labelpad=3)
+        ax.set_xlabel(f"{shorten(names[pred], 16, middle=False)}  {conf:.0%}",
+                      color=GOOD if pred == label else BAD, fontsize=10, labelpad=3)
     delta = art["perturbation"][i]
     show_image(axes[2], _perturbation(delta), cmap="RdBu_r", vmin=-scale, vmax=scale)
     if norm == "linf":
@@ -80,4 +88,4 @@ def _example_column(axes: np.ndarray, art: dict[str, np.ndarray], i: int, names:
     else:
         size, which = float(np.linalg.norm(delta)), "₂"
     axes[2].set_xlabel(f"‖δ‖{which} = {size:.2f}", fontsize=9, labelpad=3)
-    axes[0].set_title(f"true {names[label]}", fontsize=10)
+    axes[0].set_title(f"true {shorten(names[label], 16, middle=False)}", fontsize=10)

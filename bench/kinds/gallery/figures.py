@@ -14,11 +14,17 @@ import pandas as pd
 from bench.figures import (
     PALETTE,
     WIDTH,
+    category_ticks,
     house_style,
+    label_depth,
     log_y,
     mosaic,
+    shared_prefix,
+    shorten,
     show_image,
     stretch,
+    thinned,
+    tick_style,
     to_data_uri,
 )
 from bench.kinds.gallery.job import STYLE
@@ -28,6 +34,12 @@ from generative.registry import METHODS
 OPTIMIZER_TITLES = {"lbfgs": "L-BFGS", "adam": "Adam"}
 #: one loss panel: title, x label, and its lines (label, x, y)
 Panel = tuple[str, str, list[tuple[str, np.ndarray, np.ndarray]]]
+#: inversions per row of the figure, and at most this many shown (evenly spread)
+INVERSION_COLUMNS, MAX_INVERSIONS = 8, 31
+#: class models: at most this many classes (columns) shown
+MAX_CLASS_COLUMNS = 20
+#: a loss panel names each trace up to this many
+MAX_LEGEND = 8
 
 
 def optimizer_title(optimizer: str) -> str:
@@ -48,24 +60,36 @@ def _grid(images: np.ndarray, row_labels: list[str], col_labels: list[str] | Non
     canvas = mosaic(np.stack([[stretch(im) for im in row] for row in images]), pad, pad)
     width = min(cell * cols, WIDTH - 1.6)
     height = width * canvas.shape[0] / canvas.shape[1]
+    names = [shorten(c, 16, middle=False) for c in col_labels or []]
+    above = label_depth(names, tick_style(names, width)) + 0.3 if col_labels else 0.15
     with house_style():
-        fig, ax = plt.subplots(figsize=(width + 1.6, height + (0.5 if col_labels else 0.15)))
+        fig, ax = plt.subplots(figsize=(width + 1.6, height + above))
         if canvas.shape[-1] == 1:
             ax.imshow(canvas[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         else:
             ax.imshow(canvas, interpolation="nearest")
         ax.grid(False)
         ax.set_yticks([i * (h + pad) + h / 2 for i in range(rows)], row_labels)
+        ax.tick_params(length=0, labelsize=9)
         if col_labels:
-            ax.set_xticks([j * (w + pad) + w / 2 for j in range(cols)], col_labels)
-            ax.xaxis.tick_top()
+            category_ticks(ax, [j * (w + pad) + w / 2 for j in range(cols)], names,
+                           inches=width, top=True)
         else:
             ax.set_xticks([])
-        ax.tick_params(length=0, labelsize=9)
         for spine in ax.spines.values():
             spine.set_visible(False)
         fig.tight_layout()
         return to_data_uri(fig)
+
+
+def class_models_shown(art: dict[str, np.ndarray]) -> list[str]:
+    """The classes whose models the figure shows, in its column order: the job made one for
+    each of the model's first classes, and the figure keeps at most ``MAX_CLASS_COLUMNS``."""
+    if "class_models" not in art:
+        return []
+    k = min(art["class_models"].shape[1], MAX_CLASS_COLUMNS)
+    names = [str(c) for c in art.get("class_names", [])][:k]
+    return names + [f"class {i}" for i in range(len(names), k)]
 
 
 def class_models_figure(art: dict[str, np.ndarray], probability: dict[str, float]) -> str | None:
@@ -73,10 +97,9 @@ def class_models_figure(art: dict[str, np.ndarray], probability: dict[str, float
     if "class_models" not in art:
         return None
     variants = [str(v) for v in art["class_variants"]]
-    k = art["class_models"].shape[1]
-    names = [str(c) for c in art["class_names"]][:k]
+    names = class_models_shown(art)
     labels = [f"{v}\np̄ = {probability[v]:.2f}" if v in probability else v for v in variants]
-    return _grid(art["class_models"], labels, names, cell=0.75)
+    return _grid(art["class_models"][:, :len(names)], labels, names, cell=0.75)
 
 
 def neurons_figure(art: dict[str, np.ndarray]) -> str | None:
@@ -93,22 +116,41 @@ def pixel_rmse(original: np.ndarray, image: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(image) - np.asarray(original)) ** 2)))
 
 
+def inversion_shown(count: int) -> list[int]:
+    """Which of ``count`` inversions the figure shows: all up to ``MAX_INVERSIONS``, else that
+    many evenly spread from the shallowest to the deepest (older runs kept up to ~80)."""
+    if count <= MAX_INVERSIONS:
+        return list(range(count))
+    return [int(i) for i in np.linspace(0, count - 1, MAX_INVERSIONS).round()]
+
+
 def inversion_figure(art: dict[str, np.ndarray]) -> str | None:
-    """The original, then the image reconstructed from each layer's code (shallow to deep)."""
+    """The original, then the image reconstructed from each layer's code (shallow to deep),
+    wrapped into rows of at most ``INVERSION_COLUMNS`` cells, so that every title has room;
+    the layers' names without the module path they all share."""
     if "inversions" not in art:
         return None
     original, inversions = art["inversion_original"], art["inversions"]
-    layers = [str(s) for s in art["inversion_layers"]]
-    n = len(inversions) + 1
-    cell = min(1.45, WIDTH / n)
+    layers = [str(s) for s in art["inversion_layers"]][:len(inversions)]
+    layers += [f"layer {i}" for i in range(len(layers), len(inversions))]
+    prefix = shared_prefix(layers)
+    shown = inversion_shown(len(inversions))
+    n = len(shown) + 1
+    cols = min(n, INVERSION_COLUMNS)
+    rows = math.ceil(n / cols)
+    cell = min(1.45, WIDTH / cols)
     with house_style():
-        fig, axes = plt.subplots(1, n, figsize=(cell * n, cell + 0.55), squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, (cell + 0.55) * rows),
+                                 squeeze=False)
         show_image(axes[0, 0], original, vmin=0, vmax=1)
         axes[0, 0].set_title("original", fontsize=9)
-        for i, (layer, image) in enumerate(zip(layers, inversions, strict=False)):
-            show_image(axes[0, i + 1], np.clip(np.nan_to_num(image), 0, 1), vmin=0, vmax=1)
-            axes[0, i + 1].set_title(f"{layer}\nRMSE {pixel_rmse(original, image):.3f}",
-                                     fontsize=9)
+        for ax, i in zip(axes.flat[1:], shown, strict=False):
+            image = inversions[i]
+            show_image(ax, np.clip(np.nan_to_num(image), 0, 1), vmin=0, vmax=1)
+            name = shorten(layers[i][len(prefix):], 20)
+            ax.set_title(f"{name}\nRMSE {pixel_rmse(original, image):.3f}", fontsize=8)
+        for ax in axes.flat[n:]:
+            ax.axis("off")
         fig.tight_layout(w_pad=0.3)
         return to_data_uri(fig)
 
@@ -179,16 +221,35 @@ def losses_figure(art: dict[str, np.ndarray], *, evaluations: dict[str, float],
     with house_style():
         fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 2.7 * rows), squeeze=False)
         for ax, (title, xlabel, lines) in zip(axes.flat, panels, strict=False):
-            for i, (label, x, y) in enumerate(lines):
-                ax.plot(x, y, color=PALETTE[i % len(PALETTE)], linewidth=1.3, label=label)
+            _lines(ax, lines)
             log_y(ax, pd.Series(np.concatenate([y for _, _, y in lines])))
             ax.set_title(title, fontsize=10)
             ax.set_xlabel(xlabel, fontsize=9)
             ax.tick_params(labelsize=8)
-            ax.legend(fontsize=7, ncol=2 if len(lines) > 4 else 1, handlelength=1.2,
-                      frameon=True, framealpha=0.85, edgecolor="none")
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
         axes[0, 0].set_ylabel("objective (minimised)", fontsize=9)
         fig.tight_layout()
         return to_data_uri(fig)
+
+
+def _lines(ax: plt.Axes, lines: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
+    """A panel's traces and legend. Past ``MAX_LEGEND`` traces (a run that inverted every
+    layer of a deep network), the colours run shallow to deep along one colour map and the
+    legend names a few evenly spread, its title saying how many of how many."""
+    many = len(lines) > MAX_LEGEND
+    colours = (plt.get_cmap("viridis")(np.linspace(0, 0.9, len(lines))) if many
+               else [PALETTE[i % len(PALETTE)] for i in range(len(lines))])
+    named = thinned(len(lines), MAX_LEGEND // 2) if many else range(len(lines))
+    prefix = shared_prefix([label for label, _, _ in lines]) if many else ""
+    handles = []
+    for i, (label, x, y) in enumerate(lines):
+        (line,) = ax.plot(x, y, color=colours[i], linewidth=1.0 if many else 1.3,
+                          label=shorten(label[len(prefix):], 20))
+        if i in named:
+            handles.append(line)
+    ax.legend(handles=handles, fontsize=7, ncol=2 if len(handles) > 4 else 1,
+              handlelength=1.2, frameon=True, framealpha=0.85, edgecolor="none",
+              title=f"{len(handles)} of {len(lines)} named" + (f", in {prefix}…" if prefix
+                                                                 else "") if many else None,
+              title_fontsize=7)

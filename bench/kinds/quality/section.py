@@ -10,7 +10,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from bench.figures import PALETTE, house_style, to_data_uri
+from bench.figures import (
+    PALETTE,
+    WIDTH,
+    category_ticks,
+    house_style,
+    shared_prefix,
+    shorten,
+    to_data_uri,
+)
 from bench.kind import ArtifactLoader
 from bench.kinds.attribution.section import method_title, reason_of
 from bench.kinds.attribution_calls import LEFT_OUT, MAP_LAYER, lecture_rank
@@ -37,6 +45,8 @@ SCORES = (DELETION_AUC, INSERTION_AUC, FRAGILITY_SPEARMAN, FRAGILITY_TOP_K_OVERL
 RANDOMISATION_PANELS = ((RANDOMISATION_SPEARMAN_ABS, "Spearman ρ of |map|"),
                         (RANDOMISATION_SPEARMAN, "Spearman ρ of the signed map"),
                         (RANDOMISATION_SSIM, "SSIM of |map|"))
+#: up to this many stages, the three randomisation panels sit side by side
+SHORT_CASCADE = 12
 
 
 def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
@@ -44,10 +54,15 @@ def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
     out = []
     for job_id, job in rows.groupby("job_id", sort=False):
         table = quality_rows(job)
+        figure, named = quality_figure(job, artifact(job_id, CURVES))
+        layers = cascade(job)
         out.append({
             "model": job["model_label"].iloc[0],
             "n": int(job["n"].iloc[0]) if "n" in job else None,
-            "figure": quality_figure(job, artifact(job_id, CURVES)),
+            "figure": figure,
+            # what the randomisation axis shows: its stages, the path their names share
+            # (left off the labels), and how many of them are named
+            "stages": len(layers), "prefix": stage_labels(layers)[1], "named": named,
             "rows": table,
             "masks": any(r[MASS_INSIDE_MASK] is not None for r in table),
             "failed": [r["method"] for r in table if r["passed"] is False],
@@ -79,39 +94,86 @@ def quality_rows(job: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def quality_figure(job: pd.DataFrame, curves: dict[str, np.ndarray]) -> str:
-    """Top: deletion and insertion curves. Bottom: the three randomisation similarities."""
+def cascade(job: pd.DataFrame) -> list[str]:
+    """The randomisation cascade's layers (or blocks), in stage order: the first stage
+    re-initialises the output layer."""
+    rows = job[job["metric"] == RANDOMISATION_PANELS[0][0]]
+    if rows.empty or "stage" not in rows:
+        return []
+    stages = rows.dropna(subset=["stage"]).drop_duplicates("stage").sort_values("stage")
+    return [str(layer) for layer in stages["layer"]]
+
+
+def stage_labels(layers: list[str]) -> tuple[list[str], str]:
+    """The tick labels of the cascade: each name without the module path all share (``net.``),
+    cut in the middle when long; and that shared path."""
+    prefix = shared_prefix(layers)
+    return [shorten(layer[len(prefix):], 26) for layer in layers], prefix
+
+
+def quality_figure(job: pd.DataFrame, curves: dict[str, np.ndarray]) -> tuple[str, int]:
+    """Top: deletion and insertion curves. Below: the three randomisation similarities, side
+    by side for a short cascade, each across the page for a long one (a deep network's
+    dozens of layers), so every stage keeps room for its label; beyond what fits, every k-th
+    stage is named. Returns the figure and how many stages it names."""
     ran = job[job["metric"] != LEFT_OUT]
     methods = [m for m in dict.fromkeys(ran["method"]) if m != UNIFORM_BASELINE]
+    layers = cascade(job)
+    labels, _ = stage_labels(layers)
+    long = len(layers) > SHORT_CASCADE
+    named = len(layers)
     with house_style():
-        fig, axes = plt.subplots(2, 3, figsize=(13.5, 7.4))
+        if long:
+            # a label turned 90° at 7 pt is ~0.065 in a character tall
+            room = 0.065 * max((len(s) for s in labels), default=4)
+            # constrained: the turned labels widen only the gaps under their own panels
+            fig = plt.figure(figsize=(WIDTH, 2.6 + 3 * (2.2 + room)), layout="constrained")
+            grid = fig.add_gridspec(4, 3, height_ratios=[2.6] + [2.2 + room] * 3)
+            top = [fig.add_subplot(grid[0, j]) for j in range(3)]
+            bottom = [fig.add_subplot(grid[i + 1, :]) for i in range(3)]
+            inches = WIDTH - 1.0
+        else:
+            fig, axes = plt.subplots(2, 3, figsize=(13.5, 7.4))
+            top, bottom = list(axes[0]), list(axes[1])
+            inches = 13.5 / 3 - 0.8
         for i, method in enumerate(methods):
             colour = PALETTE[i % len(PALETTE)]
-            for ax, kind in zip(axes[0, :2], ("deletion", "insertion"), strict=True):
+            for ax, kind in zip(top[:2], ("deletion", "insertion"), strict=True):
                 if f"{kind}_{method}" in curves:
                     ax.plot(curves["fractions"], curves[f"{kind}_{method}"], color=colour,
                             label=method_title(method))
-            _randomisation_lines(axes[1], job[job["method"] == method], method, colour)
-        axes[0, 0].set(title="deletion (lower is better)", xlabel="fraction of pixels deleted",
-                       ylabel="p(true class)")
-        axes[0, 1].set(title="insertion (higher is better)",
-                       xlabel="fraction of pixels inserted")
-        for ax, (_, label) in zip(axes[1], RANDOMISATION_PANELS, strict=True):
-            ax.set(title=f"randomisation: {label}", ylim=(-0.55, 1.05),
+            _randomisation_lines(bottom, job[job["method"] == method], method, colour,
+                                 markersize=3 if long else 6)
+        top[0].set(title="deletion (lower is better)", xlabel="fraction of pixels deleted",
+                   ylabel="p(true class)")
+        top[1].set(title="insertion (higher is better)", xlabel="fraction of pixels inserted")
+        similarities = ran[ran["metric"].isin([m for m, _ in RANDOMISATION_PANELS])]["value"]
+        low = min(-0.55, float(np.nanmin(similarities, initial=0.0)) - 0.05)
+        for ax, (_, label) in zip(bottom, RANDOMISATION_PANELS, strict=True):
+            ax.set(title=f"randomisation: {label}", ylim=(low, 1.05),
                    xlabel="layers randomised, from the output down")
-        axes[1, 0].set_ylabel("similarity to the trained model's map")
-        handles, labels = axes[1, 0].get_legend_handles_labels()
-        axes[0, 2].axis("off")
-        axes[0, 2].legend(handles, labels, loc="center", title="method")
-        fig.tight_layout()
-        return to_data_uri(fig)
+            if layers:
+                named = len(category_ticks(ax, np.arange(1, len(layers) + 1), labels,
+                                           inches=inches))
+                ax.set_xlim(0.5, len(layers) + 0.5)
+        if long:
+            for ax in bottom:
+                ax.set_ylabel("similarity", fontsize=9)
+        else:
+            bottom[0].set_ylabel("similarity to the trained model's map")
+        handles, legend_labels = bottom[0].get_legend_handles_labels()
+        top[2].axis("off")
+        top[2].legend(handles, legend_labels, loc="center", title="method")
+        if not long:
+            fig.tight_layout()
+        return to_data_uri(fig), named
 
 
-def _randomisation_lines(axes: np.ndarray, rows: pd.DataFrame, method: str, colour: str) -> None:
-    """One method's similarity per stage of the cascade, one panel per measure."""
+def _randomisation_lines(axes: list[plt.Axes], rows: pd.DataFrame, method: str, colour: str,
+                         *, markersize: float) -> None:
+    """One method's similarity per stage of the cascade, one panel per measure; stage ``s``
+    sits at ``s + 1``, where the figure names its layer."""
     for ax, (metric, _) in zip(axes, RANDOMISATION_PANELS, strict=True):
         stages = rows[rows["metric"] == metric].sort_values("stage")
-        ax.plot(np.arange(1, len(stages) + 1), stages["value"], marker="o", color=colour,
-                label=method_title(method))
-        ax.set_xticks(np.arange(1, len(stages) + 1),
-                      [str(layer) for layer in stages["layer"]], rotation=30)
+        ax.plot(stages["stage"].astype(float) + 1, stages["value"], marker="o",
+                markersize=markersize, color=colour, label=method_title(method))
