@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from bench.figures import BAD, GOOD, house_style, show_image, to_data_uri
+from bench.figures import BAD, GOOD, house_style, shorten, show_image, to_data_uri
 from bench.kind import ArtifactLoader
 from bench.kinds.attribution.job import MAPS, SECONDS_PER_IMAGE
 from bench.kinds.attribution_calls import LEFT_OUT, MAP_LAYER, lecture_rank
@@ -90,7 +90,8 @@ def maps_figure(art: dict[str, np.ndarray]) -> str:
         for i in range(n):
             label, pred = int(art["label"][i]), int(art["pred"][i])
             show_image(axes[i, 0], images[i], vmin=0, vmax=1)
-            axes[i, 0].set_ylabel(f"{names[pred]} {float(art['confidence'][i]):.0%}",
+            axes[i, 0].set_ylabel(f"{shorten(names[pred], 16, middle=False)} "
+                                  f"{float(art['confidence'][i]):.0%}",
                                   color=GOOD if pred == label else BAD, fontsize=9)
             for j, method in enumerate(methods, start=1):
                 show_image(axes[i, j], display_map(method, art[f"map_{method}"][i])[None],

@@ -60,9 +60,12 @@ def run(
     layer = linear_layer(net)
     x, y = ctx.sample(dataset, n, seed)
     shift = attacks.linear_model_shift(layer.weight, x, y, eps_grid=eps_grid, bias=layer.bias)
+    # what the page says of the model and its images: its classes, the share of pixels at 0
+    # (which clipping to [0, 1] keeps from moving down)
+    shown = {"classes": int(layer.out_features), "zero_pixels": float((x == 0).float().mean())}
     rows += [
         {"method": MODEL_SHIFT, "model_label": net.label, "metric": key, "value": value,
-         "eps": row["eps"], "dim": int(row["dim"])}
+         "eps": row["eps"], "dim": int(row["dim"]), **shown}
         for row in shift
         for key, value in row.items()
         if key not in ("eps", "dim")

@@ -35,6 +35,9 @@ def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> dict[str, Any] | None
         "figure": dimension_figure(dim),
         "sweep": sweep.to_dict("records"),
         "model": margin["model_label"].dropna().iloc[0] if not margin.empty else "",
+        # the model's input size and classes, and the share of its images' pixels at 0
+        # (runs stored before the last two were kept: not said)
+        **{key: _first(margin, key) for key in ("dim", "classes", "zero_pixels")},
         "eps": float(dim.loc[dim["method"] == SWEEP, "eps"].iloc[0])
         if not sweep.empty else None,
     }
@@ -60,6 +63,14 @@ def dimension_figure(df: pd.DataFrame) -> str | None:
             right.set_visible(False)
         fig.tight_layout()
         return to_data_uri(fig)
+
+
+def _first(rows: pd.DataFrame, column: str) -> float | None:
+    """The column's first value, ``None`` when no row has one."""
+    if column not in rows:
+        return None
+    values = rows[column].dropna()
+    return float(values.iloc[0]) if len(values) else None
 
 
 def _sweep_panel(ax: plt.Axes, sweep: pd.DataFrame) -> None:

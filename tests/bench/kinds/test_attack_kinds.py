@@ -114,7 +114,12 @@ def test_dimension_rows_and_section(run: tuple[Path, pd.DataFrame, str]) -> None
     sweep, shift = dim[dim["method"] == SWEEP], dim[dim["method"] == MODEL_SHIFT]
     assert sorted(sweep["dim"].unique()) == [10, 100] and sweep["model_label"].isna().all()
     assert sorted(shift["eps"].unique()) == [0.0, 0.1] and (shift["dim"] == 784).all()
-    assert "data:image/png;base64," in section_html(html, "dimension")
+    part = " ".join(section_html(html, "dimension").split())
+    assert "data:image/png;base64," in part
+    # the caption's model facts come from the run: MNIST's 784 pixels, 10 classes, its zeros
+    zeros = shift["zero_pixels"].iloc[0]
+    assert (shift["classes"] == 10).all() and 0.5 < zeros < 1.0
+    assert "(784 inputs, 10 classes)" in part and f"({zeros:.0%} of this sample" in part
 
 
 def test_examples_rows_artifact_and_section(run: tuple[Path, pd.DataFrame, str]) -> None:
