@@ -41,6 +41,8 @@ def run(
     kwargs = resolve(attacks.fooling_grid.params, settings, {"eps": eps})
     if kwargs.get("classes") is None:
         kwargs["classes"] = recognised_classes(net, x, y)
+        if not kwargs["classes"]:
+            return _no_grid(ctx, net, x)
     grid = attacks.fooling_grid(net, x, y, eps=eps, norm=norm, **kwargs)
     artifact = {
         "sources": grid.sources, "classes": grid.classes, "images": grid.images,
@@ -64,14 +66,28 @@ def run(
 def recognised_classes(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[int]:
     """The first ``AUTO_CLASSES`` classes with a correctly classified image in the sample: a
     fooling grid needs one source image per class, and a 1000-class grid would not fit a page.
+    ``[]`` when the model gets no image of the sample right.
     """
     with torch.no_grad():
         right = y[model(x).argmax(dim=1) == y]
-    classes = sorted(set(right.tolist()))[:AUTO_CLASSES]
-    if not classes:
-        raise ValueError("the model classifies no image of the sample correctly: no source "
-                         "image to fool")
-    return classes
+    return sorted(set(right.tolist()))[:AUTO_CLASSES]
+
+
+def _no_grid(ctx: RunContext, net: torch.nn.Module, x: torch.Tensor) -> JobOutput:
+    """A model that classifies no image of the sample correctly has no source image to fool:
+    an empty grid (the section says so, with ``sampled``, the sample's size), no attack run."""
+    k = (0, 0)
+    artifact = {
+        "sources": np.zeros((0, *x.shape[1:]), dtype=np.float32),
+        "classes": np.zeros(0, dtype=np.int64),
+        "images": np.zeros((*k, *x.shape[1:]), dtype=np.float32),
+        "target_prob": np.zeros(k, dtype=np.float32), "predicted": np.zeros(k, dtype=np.int64),
+        "success": np.zeros(k, dtype=bool), "sampled": np.array([len(x)]),
+        "class_names": np.array(ctx.class_names(net), dtype=str),
+    }
+    rows = [{"model_label": net.label, "method": METHOD, "metric": SUCCESS_RATE,
+             "value": float("nan")}]
+    return JobOutput(rows, {FOOLING: artifact})
 
 
 def _numpy(value: object) -> np.ndarray:

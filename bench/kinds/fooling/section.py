@@ -44,6 +44,7 @@ def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
             "eps": float(first["eps"]), "steps": first["steps"] if "steps" in job else None,
             "cells": int(off.sum()), "reached": int(success[off].sum()),
             "classes": len(success), "of": int(art["of"]), "model_classes": len(names),
+            "sampled": int(art["sampled"][0]) if "sampled" in art else None,
             "names": name_list([names[c] if 0 <= c < len(names) else str(c)
                                 for c in art["classes"]]),
             "figure": fooling_figure(art) if len(success) > 1 else None,
@@ -58,6 +59,8 @@ def shown_grid(art: dict[str, np.ndarray]) -> dict[str, Any]:
     k = min(len(classes), MAX_GRID)
     out: dict[str, Any] = {"class_names": art["class_names"], "classes": classes[:k],
                            "of": len(classes)}
+    if "sampled" in art:  # an empty grid: how many images the model got none of right
+        out["sampled"] = art["sampled"]
     for key in ("images", "target_prob", "success"):
         out[key] = np.asarray(art[key])[:k, :k]
     return out

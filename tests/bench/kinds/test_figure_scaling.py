@@ -356,3 +356,36 @@ def test_example_captions_count_what_is_shown(page: str) -> None:
     assert "fools it" not in none and "100%" not in none
     assert "classifies 1 of these 3 images correctly" in one
     assert "fools it on 1 of those 1" in one and "the other 2 are shown as sampled" in one
+
+
+def test_a_model_that_gets_nothing_right_has_an_empty_grid_and_a_sentence(
+        tmp_path: Path) -> None:
+    """No job failure and no attack: an empty grid, which the section explains."""
+    import torch
+
+    from bench.kinds.fooling.job import run
+
+    class Wrong(torch.nn.Module):
+        label = "always wrong"
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.zeros(len(x), 3).index_fill(1, torch.tensor([0]), 1.0)
+
+    class Context:
+        def model(self, name: str, weights: str | None) -> Wrong:
+            return Wrong()
+
+        def sample(self, dataset: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.rand(n, 1, 8, 8), torch.full((n,), 2)
+
+        def class_names(self, net: Wrong) -> list[str]:
+            return ["a", "b", "c"]
+
+    out = run(Context(), model="m", dataset="d", n=5, seed=0, eps=0.1,  # type: ignore[arg-type]
+              steps=1, rel_alpha=0.5)
+    assert out.artifacts["fooling"]["classes"].size == 0
+    page = write_run(tmp_path / "run", [(Job("fooling", {"model": "m", "norm": "linf",
+                                                         "eps": 0.1}), out)])
+    part = section(page, "fooling")
+    assert "<img" not in part and "No results" not in part
+    assert "classifies none of the 5 sampled images correctly" in text(part)
