@@ -82,14 +82,20 @@ def _grid(images: np.ndarray, row_labels: list[str], col_labels: list[str] | Non
         return to_data_uri(fig)
 
 
+def class_model_ids(art: dict[str, np.ndarray]) -> list[int]:
+    """The classes of the class models, in column order: as the job kept them, else (runs
+    stored before it did) the model's first classes."""
+    k = art["class_models"].shape[1] if "class_models" in art else 0
+    ids = [int(c) for c in art["class_ids"]] if "class_ids" in art else list(range(k))
+    return ids[:k]
+
+
 def class_models_shown(art: dict[str, np.ndarray]) -> list[str]:
-    """The classes whose models the figure shows, in its column order: the job made one for
-    each of the model's first classes, and the figure keeps at most ``MAX_CLASS_COLUMNS``."""
-    if "class_models" not in art:
-        return []
-    k = min(art["class_models"].shape[1], MAX_CLASS_COLUMNS)
-    names = [str(c) for c in art.get("class_names", [])][:k]
-    return names + [f"class {i}" for i in range(len(names), k)]
+    """The names of the classes whose models the figure shows, in its column order: at most
+    ``MAX_CLASS_COLUMNS``."""
+    names = [str(c) for c in art.get("class_names", [])]
+    return [names[c] if c < len(names) else f"class {c}"
+            for c in class_model_ids(art)[:MAX_CLASS_COLUMNS]]
 
 
 def class_models_figure(art: dict[str, np.ndarray], probability: dict[str, float]) -> str | None:

@@ -113,7 +113,7 @@ def run(
     g = Gallery(ctx, net, seed)
     g.art["class_names"] = np.array(ctx.class_names(net), dtype=str)
     if "class_models" in parts:
-        class_models(g, classes_shown, steps)
+        class_models(g, shown_classes(g, dataset, classes_shown), steps)
     layered = [p for p in PARTS if p in parts and p != "class_models"]
     if not layered:
         return JobOutput(g.rows, {ARTIFACT: g.art})
@@ -161,10 +161,22 @@ def regulariser_variants(side: int) -> dict[str, tuple[Any, ...]]:
     return {"none": (), **{k: (v,) for k, v in pieces.items()}, "all": tuple(pieces.values())}
 
 
-def class_models(g: Gallery, classes_shown: int, steps: int) -> None:
-    """One image per class for each regulariser variant, and how sure the model is of each."""
+def shown_classes(g: Gallery, dataset: str, classes_shown: int) -> list[int]:
+    """The classes to make models of: the model's first ``classes_shown``, or, for a model
+    with more classes than that (1000 ImageNet classes, a folder of four), the first
+    ``classes_shown`` of those its test data holds, so the page shows classes the run knows."""
+    if g.net.num_classes <= classes_shown:
+        return list(range(g.net.num_classes))
+    _, y = g.ctx.dataset(dataset)
+    present = sorted({int(c) for c in y.tolist() if 0 <= int(c) < g.net.num_classes})
+    return present[:classes_shown] or list(range(classes_shown))
+
+
+def class_models(g: Gallery, classes: list[int], steps: int) -> None:
+    """One image per class for each regulariser variant, and how sure the model is of each;
+    the artifact keeps the classes (``class_ids``)."""
     net = g.net
-    classes = list(range(min(net.num_classes, classes_shown)))
+    g.art["class_ids"] = np.array(classes, dtype=np.int64)
     images, losses, names = [], [], []
     for name, regs in regulariser_variants(net.input_shape[-1]).items():
         result = class_model(net, classes, steps=steps, regularisers=regs,

@@ -12,6 +12,7 @@ from bench.figures import name_list, shared_prefix
 from bench.kind import ArtifactLoader
 from bench.kinds.attribution_calls import LEFT_OUT
 from bench.kinds.gallery.figures import (
+    class_model_ids,
     class_models_figure,
     class_models_shown,
     inversion_figure,
@@ -65,6 +66,8 @@ def _job(job: pd.DataFrame, art: dict[str, np.ndarray]) -> dict[str, Any]:
         # the classes whose models are shown, and how many the model has
         "class_names": class_models_shown(art),
         "classes_of": len(art.get("class_names", [])),
+        # the model's first classes (not those of its data: a model with more classes)
+        "classes_first": class_model_ids(art) == list(range(len(class_model_ids(art)))),
         "class_models": class_models_figure(art, probability),
         "neurons": neurons_figure(art),
         "neuron_layers": name_list([str(s) for s in art.get("neuron_layers", [])]),

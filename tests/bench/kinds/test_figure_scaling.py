@@ -389,3 +389,28 @@ def test_a_model_that_gets_nothing_right_has_an_empty_grid_and_a_sentence(
     part = section(page, "fooling")
     assert "<img" not in part and "No results" not in part
     assert "classifies none of the 5 sampled images correctly" in text(part)
+
+
+def test_class_models_of_a_1000_class_model_are_of_the_datas_classes(tmp_path: Path) -> None:
+    """The job makes class models of the classes its data holds (here 4 of 1000); the
+    caption names those, not the model's first classes."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from bench.kinds.gallery.job import shown_classes
+
+    data = {"pics": (torch.zeros(6, 3, 8, 8), torch.tensor([812, 3, 281, 3, 504, 812]))}
+    g = SimpleNamespace(net=SimpleNamespace(num_classes=1000),
+                        ctx=SimpleNamespace(dataset=data.__getitem__))
+    assert shown_classes(g, "pics", 10) == [3, 281, 504, 812]  # type: ignore[arg-type]
+    assert shown_classes(g, "pics", 2) == [3, 281]  # type: ignore[arg-type]
+    g.net.num_classes = 10
+    assert shown_classes(g, "pics", 10) == list(range(10))  # type: ignore[arg-type]
+
+    out = gallery(2, 4, NAMES)
+    out.artifacts["gallery"]["class_ids"] = np.array([3, 281, 504, 812])
+    part = text(section(write_run(tmp_path / "run", [(Job("gallery", {"model": "deep"}), out)]),
+                        "gallery"))
+    assert ("for 4 classes of the test data, of the model's 1000 (American Staffordshire "
+            "terrier, class281, class504, class812)") in part
