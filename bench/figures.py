@@ -125,11 +125,9 @@ def _ticks(lo: float, hi: float) -> list[float]:
     return [float(f"{v:.2g}") for v in ((lo * 1.15, hi / 1.15) if hi > lo else (lo * 1.15,))]
 
 
-
-
 #: at most this many category names in a legend, a grid's header or a caption's list
 MAX_NAMED = 12
-#: inches a tick label needs along its axis: a character upright at 9 pt, a label turned 90°
+#: inches a tick label needs along its axis: half a line of upright text, a label turned 90°
 #: at 7 pt, one slanted 40° at 8 pt
 LABEL_PITCH, TURNED_PITCH, SLANTED_PITCH = 0.1, 0.15, 0.4
 CHARACTER = 0.07  # inches a character of an upright label takes, at up to 10 pt
@@ -202,9 +200,13 @@ def category_ticks(ax: plt.Axes, positions: list[float] | np.ndarray, labels: li
     Returns the indexes labelled."""
     positions = list(positions)
     style = tick_style(labels, inches, axis)
-    pitch = (LABEL_PITCH * 2 if axis == "y" else
-             {"upright": LABEL_PITCH, "slanted": SLANTED_PITCH, "turned": TURNED_PITCH}[style])
-    keep = thinned(len(labels), max(int(inches / pitch), 2))
+    if axis == "y":
+        room = int(inches / (2 * LABEL_PITCH))  # a line of text and a gap
+    elif style == "upright":
+        room = len(labels)  # each already fits its slot
+    else:
+        room = int(inches / (SLANTED_PITCH if style == "slanted" else TURNED_PITCH))
+    keep = thinned(len(labels), max(room, 2))
     setter = ax.set_xticks if axis == "x" else ax.set_yticks
     setter([positions[i] for i in keep], [labels[i] for i in keep])
     if top:
