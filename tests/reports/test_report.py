@@ -122,3 +122,14 @@ def test_random_weights_and_failed_jobs_are_shown(tiny_run: Path) -> None:
     df = load(tiny_run)
     assert set(df.loc[df["kind"] == "robustness", "model_label"]) == {
         "mnist_logreg (random weights)"}
+
+
+def test_sections_follow_the_lectures_order() -> None:
+    # kinds register in page order, the order bench/kinds/__init__.py imports them; a kind
+    # importing another kind's package would register that one first and reorder the page
+    import bench.kinds
+    from bench.kind import KINDS
+
+    source = Path(bench.kinds.__file__).read_text(encoding="utf-8")
+    imported = re.findall(r"^from bench\.kinds import (\w+)", source, re.MULTILINE)
+    assert [kind.name for kind in KINDS] == imported

@@ -15,7 +15,7 @@ import torch
 import zoo
 from bench.context import CONTENT_PHOTO, STYLE_PHOTO, RunContext
 from bench.kinds.attribution_calls import LEFT_OUT
-from bench.kinds.stress.aim import dream_octaves
+from bench.kinds.generative_calls import dream_octaves
 from bench.schema import Dataset, Model
 from bench.spec import JobOutput
 from generative import GenResult

@@ -15,7 +15,7 @@ import generative.registry
 import zoo
 from bench.context import RunContext
 from bench.kinds.attribution_calls import LEFT_OUT
-from bench.kinds.stress.aim import run_method
+from bench.kinds.generative_calls import run_method
 from bench.memory import PeakMemory, peak_memory
 from bench.schema import Dataset, Model, Names
 from bench.spec import JobOutput

@@ -1,8 +1,8 @@
-"""One call of a registered generative method aimed at a model, as the stress jobs and the
-perf suite make it: the positional arguments its ``GenInfo.inputs`` asks for (class 0, channel
-0 of the middle feature stage, the first image, or the first two as content and style), the
-layers ``zoo.layers`` picks, and DeepDream's octaves cut to one where a smaller image would not
-run through the model (a fully connected head takes one size only)."""
+"""What the generative kinds (``gallery``, ``stress``) and the perf suite share: one call of a
+registered generative method aimed at a model: the positional arguments its ``GenInfo.inputs``
+asks for (class 0, channel 0 of the middle feature stage, the first image, or the first two as
+content and style), the layers ``zoo.layers`` picks, and DeepDream's octaves cut to one where a
+smaller image would not run through the model (a fully connected head takes one size only)."""
 
 from __future__ import annotations
 
