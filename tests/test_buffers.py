@@ -24,7 +24,7 @@ from attribution.views import (
     occlusion_probability_map,
     penultimate_features,
 )
-from bench.kinds.stress.aim import aim
+from bench.kinds.generative_calls import aim
 from bench.perf.cases import EPS, budget
 from tests.helpers import CountingModel
 from zoo.layers import last_conv

@@ -1,5 +1,5 @@
 """Every registered generative method: ours and the bare floor (no reference library makes
-these images). Aimed as the stress job aims them (``bench.kinds.stress.aim``): the middle
+these images). Aimed as the stress job aims them (``bench.kinds.generative_calls``): the middle
 feature stage, Gatys-style layer picks."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 import generative
 import zoo
 from bench.context import CONTENT_PHOTO, STYLE_PHOTO
-from bench.kinds.stress.aim import aim
+from bench.kinds.generative_calls import aim
 from bench.perf.cases import Case, params_for
 
 

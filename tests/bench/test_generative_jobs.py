@@ -9,7 +9,7 @@ import torch
 
 import zoo
 from bench.context import RunContext
-from bench.kinds.stress.aim import aim
+from bench.kinds.generative_calls import aim
 from bench.kinds.stress.job import _run_rows
 from bench.memory import PeakMemory
 from bench.runner import run_suite
