@@ -162,6 +162,18 @@ def shorten(name: str, limit: int = 22, *, middle: bool = True) -> str:
     return name[:head] + "…" + name[len(name) - (limit - 1 - head):]
 
 
+def two_lines(name: str, width: int) -> str:
+    """A module path over at most two lines of ``width`` characters, broken at the last dot
+    that makes the first line fit (``blocks.1.0`` / ``conv_pwl``), each line shortened in
+    the middle when it is still too long."""
+    if len(name) <= width:
+        return name
+    cuts = [i for i, c in enumerate(name) if c == "." and 0 < i <= width]
+    if not cuts:
+        return shorten(name, width)
+    return f"{name[:cuts[-1]]}\n{shorten(name[cuts[-1] + 1:], width)}"
+
+
 def thinned(count: int, room: int) -> list[int]:
     """Indexes of ``count`` items to label when ``room`` labels fit: all of them, or every
     k-th, the last always kept (in place of the k-th before it, so no two labels are closer

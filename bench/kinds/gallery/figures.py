@@ -26,6 +26,7 @@ from bench.figures import (
     thinned,
     tick_style,
     to_data_uri,
+    two_lines,
 )
 from bench.kinds.gallery.job import STYLE
 from generative.registry import METHODS
@@ -36,6 +37,8 @@ OPTIMIZER_TITLES = {"lbfgs": "L-BFGS", "adam": "Adam"}
 Panel = tuple[str, str, list[tuple[str, np.ndarray, np.ndarray]]]
 #: inversions per row of the figure, and at most this many shown (evenly spread)
 INVERSION_COLUMNS, MAX_INVERSIONS = 8, 31
+#: an inversion's title: its layer over at most two lines of this many characters
+INVERSION_TITLE = 14
 #: class models: at most this many classes (columns) shown
 MAX_CLASS_COLUMNS = 20
 #: a loss panel names each trace up to this many
@@ -146,14 +149,14 @@ def inversion_figure(art: dict[str, np.ndarray]) -> str | None:
     rows = math.ceil(n / cols)
     cell = min(1.45, WIDTH / cols)
     with house_style():
-        fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, (cell + 0.55) * rows),
+        fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, (cell + 0.7) * rows),
                                  squeeze=False)
         show_image(axes[0, 0], original, vmin=0, vmax=1)
         axes[0, 0].set_title("original", fontsize=9)
         for ax, i in zip(axes.flat[1:], shown, strict=False):
             image = inversions[i]
             show_image(ax, np.clip(np.nan_to_num(image), 0, 1), vmin=0, vmax=1)
-            name = shorten(layers[i][len(prefix):], 20)
+            name = two_lines(layers[i][len(prefix):], INVERSION_TITLE)
             ax.set_title(f"{name}\nRMSE {pixel_rmse(original, image):.3f}", fontsize=8)
         for ax in axes.flat[n:]:
             ax.axis("off")
@@ -247,15 +250,17 @@ def _lines(ax: plt.Axes, lines: list[tuple[str, np.ndarray, np.ndarray]]) -> Non
     colours = (plt.get_cmap("viridis")(np.linspace(0, 0.9, len(lines))) if many
                else [PALETTE[i % len(PALETTE)] for i in range(len(lines))])
     named = thinned(len(lines), MAX_LEGEND // 2) if many else range(len(lines))
-    prefix = shared_prefix([label for label, _, _ in lines]) if many else ""
+    prefix = shared_prefix([label for label, _, _ in lines])
     handles = []
     for i, (label, x, y) in enumerate(lines):
         (line,) = ax.plot(x, y, color=colours[i], linewidth=1.0 if many else 1.3,
                           label=shorten(label[len(prefix):], 20))
         if i in named:
             handles.append(line)
+    # more than a few names would cover the traces: they go below the panel
+    below = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.22)} if len(handles) > 4 else {}
     ax.legend(handles=handles, fontsize=7, ncol=2 if len(handles) > 4 else 1,
-              handlelength=1.2, frameon=True, framealpha=0.85, edgecolor="none",
+              handlelength=1.2, frameon=True, framealpha=0.85, edgecolor="none", **below,
               title=f"{len(handles)} of {len(lines)} named" + (f", in {prefix}…" if prefix
                                                                  else "") if many else None,
               title_fontsize=7)

@@ -147,6 +147,10 @@ def quality_figure(job: pd.DataFrame, curves: dict[str, np.ndarray]) -> tuple[st
         top[0].set(title="deletion (lower is better)", xlabel="fraction of pixels deleted",
                    ylabel="p(true class)")
         top[1].set(title="insertion (higher is better)", xlabel="fraction of pixels inserted")
+        for ax in top[:2]:
+            # a probability, on its whole range: a model that hardly moves (random weights)
+            # shows flat curves, not noise magnified under an offset axis (1e-6 + 0.25)
+            ax.set_ylim(-0.02, 1.02)
         similarities = ran[ran["metric"].isin([m for m, _ in RANDOMISATION_PANELS])]["value"]
         low = min(-0.55, float(np.nanmin(similarities, initial=0.0)) - 0.05)
         for ax, (_, label) in zip(bottom, RANDOMISATION_PANELS, strict=True):

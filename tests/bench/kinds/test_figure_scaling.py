@@ -18,7 +18,14 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from bench.figures import category_ticks, name_list, shared_prefix, shorten, thinned
+from bench.figures import (
+    category_ticks,
+    name_list,
+    shared_prefix,
+    shorten,
+    thinned,
+    two_lines,
+)
 from bench.kinds.attribution_calls import LEFT_OUT
 from bench.spec import Job, JobOutput
 from bench.store import Store
@@ -214,6 +221,9 @@ def test_helpers_thin_shorten_and_strip_the_shared_path() -> None:
     assert shared_prefix(["features.1", "features.2"]) == ""
     assert shared_prefix(["m.features.0.a", "m.features.9.b"]) == "m."
     assert len(shorten("layer4.0.downsample.1.something", 16)) == 16
+    assert two_lines("conv_stem", 14) == "conv_stem"
+    assert two_lines("blocks.1.0.conv_pwl", 14) == "blocks.1.0\nconv_pwl"
+    assert all(len(line) <= 14 for line in two_lines("a.bcdefghijklmnopqrstuvw", 14).split("\n"))
     assert name_list(NAMES[:3]) == "class0, class1, class2"
     assert name_list(NAMES, 12).endswith("… and 988 more")
 
@@ -285,12 +295,24 @@ def test_inversions_from_80_layers_wrap_and_titles_do_not_overlap(
     assert overlapping(titles) == []
     rows = {round(ax.get_position().y0, 3) for ax in shown}
     assert len(rows) == -(-len(shown) // INVERSION_COLUMNS)
-    assert shown[-1].get_title().startswith("features.79.block.1")  # the deepest is always shown
+    # the deepest is always shown; a long path over two lines
+    assert shown[-1].get_title().startswith("features.79\nblock.1")
     # the loss panels name at most a handful of their 80 traces
     for ax in losses.axes:
         legend = ax.get_legend()
         if legend is not None:
             assert len(legend.get_texts()) <= 8
+
+
+def test_eight_long_layer_names_keep_apart(figures: list[Figure]) -> None:
+    # an EfficientNet's inversions: eight titles like blocks.1.0.conv_pwl in one row
+    from bench.kinds.gallery.figures import inversion_figure
+
+    art = gallery(8, 4, NAMES[:4]).artifacts["gallery"]
+    art["inversion_layers"] = np.array([f"net.blocks.{i}.0.conv_pwl" for i in range(8)])
+    inversion_figure(art)
+    (fig,) = figures
+    assert overlapping([ax.title for ax in fig.axes if ax.images]) == []
 
 
 def test_gallery_captions_count_what_is_shown(page: str) -> None:
