@@ -38,7 +38,7 @@ Panel = tuple[str, str, list[tuple[str, np.ndarray, np.ndarray]]]
 #: inversions per row of the figure, and at most this many shown (evenly spread)
 INVERSION_COLUMNS, MAX_INVERSIONS = 8, 31
 #: an inversion's title: its layer over at most two lines of this many characters
-INVERSION_TITLE = 14
+INVERSION_TITLE = 16
 #: class models: at most this many classes (columns) shown
 MAX_CLASS_COLUMNS = 20
 #: a loss panel names each trace up to this many

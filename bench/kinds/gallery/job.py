@@ -124,7 +124,7 @@ def run(
             g.left_out(part, str(err))
         return JobOutput(g.rows, {ARTIFACT: g.art})
     if "neurons" in parts:
-        neurons(g, [layers[0], layers[-1]], steps)
+        neurons(g, list(dict.fromkeys([layers[0], layers[-1]])), steps)  # one if one layer
     if "inversion" in parts:
         inversion(g, dataset, layers, inversion_steps)
     photos = photo_refusal(net, photo_size)

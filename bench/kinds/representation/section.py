@@ -192,7 +192,7 @@ def _first_layer_row(fig: Figure, grid: GridSpec, art: dict[str, np.ndarray],
     ax = fig.add_subplot(grid[0, 3:5])
     if "activations" in art:
         show_image(ax, _unit(art["activations"]), cmap="gray")
-        ax.set_title(f"its activations at {art['layers'][0]}")
+        ax.set_title(f"its activations at\n{art['layers'][0]}")
     else:
         _left_out_panel(ax, "its activations", left.get(ACTIVATIONS_VIEW, "not stored"))
     occ = fig.add_subplot(grid[0, 5])

@@ -171,6 +171,9 @@ def test_gallery_and_stress_leave_out_parts_with_the_reason(run: Path) -> None:
     assert left_out(rows_of(df, "gallery", "traced"), "method") == dict.fromkeys(
         ["neuron_visualisation", "feature_inversion", "deep_dream", "style_transfer"],
         SCRIPTED)
+    # a model with one feature layer gets one row of channel visualisations, not two alike
+    art = load_artifact(run, rows_of(df, "gallery", "fixed")["job_id"].iloc[0], "gallery")
+    assert list(art["neuron_layers"]) == ["net.embed"] and len(art["neurons"]) == 1
     traced = rows_of(df, "gallery", "traced")
     assert (traced["method"] == "class_model").any()  # needs no layer
     stress = df[df["kind"] == "stress"]
