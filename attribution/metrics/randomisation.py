@@ -87,8 +87,8 @@ def _stage_parameters(model: nn.Module, block: Block) -> list[list[nn.Parameter]
     """A block's parameters grouped by the module that holds them (a single parameter
     member: a group of its own), each group re-initialised with its module's fan-in."""
     groups = [list(m.parameters(recurse=False)) for _, m in block_modules(model, block)]
-    singles = [[model.get_parameter(name)] for name in block.members
-               if name not in dict(model.named_modules())]
+    modules = {name for name, _ in model.named_modules()}
+    singles = [[model.get_parameter(name)] for name in block.members if name not in modules]
     return [g for g in groups + singles if g]
 
 
