@@ -21,6 +21,7 @@ from attacks.common import (
     ce_loss,
     check_attack_inputs,
     fooled,
+    grad_wrt_input,
     logits_of,
     project,
 )
@@ -86,7 +87,7 @@ def _value_and_grad(
     with torch.enable_grad():
         logits = logits_of(model, x_adv, y, check)
         f = _objective(logits, y, source, loss, targeted)
-        (grad,) = torch.autograd.grad(f.sum(), x_adv)
+        grad = grad_wrt_input(f.sum(), x_adv)
     return f.detach(), grad, logits.detach()
 
 

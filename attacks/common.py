@@ -63,21 +63,67 @@ def ce_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, y, reduction="none")
 
 
+def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-example logit margin ``max_{i != y} z_i - z_y`` (Carlini and Wagner 2017's f6
+    without the clamp), shape ``(N,)``: positive iff the class is not ``y``. Unlike
+    cross-entropy it does not saturate: its gradient is that of two logits, whatever the
+    softmax says."""
+    z_y = logits.gather(1, y[:, None]).squeeze(1)
+    z_other = logits.scatter(1, y[:, None], -torch.inf).amax(dim=1)
+    return z_other - z_y
+
+
+#: the losses of the step/project attacks, each a per-example loss of the labels' class
+Loss = Literal["ce", "margin"]
+LOSSES = {"ce": ce_loss, "margin": margin_loss}
+#: what an attack says when the model's output has no autograd path to its input
+NO_GRADIENT = ("the model's output does not depend on its input through autograd (gradients "
+               "are masked: white-box attacks cannot run; use a black-box attack)")
+
+
+class NoGradientError(ValueError):
+    """The model's output has no autograd path to its input: no gradient attack can run on
+    it (its message is ``NO_GRADIENT``)."""
+
+    def __init__(self) -> None:
+        super().__init__(NO_GRADIENT)
+
+
+def attack_objective(logits: torch.Tensor, y: torch.Tensor, targeted: bool,
+                     loss: str = "ce") -> torch.Tensor:
+    """The attacker's objective per example, to be maximised: the loss of ``y``
+    (untargeted), or minus the loss of the target ``y`` (targeted)."""
+    value = LOSSES[loss](logits, y)
+    return -value if targeted else value
+
+
+def grad_wrt_input(objective: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
+    """``d objective / d x_adv``; one ``NoGradientError`` (a ``ValueError``) when the model's
+    output has no autograd path to the input (a forward that detaches it, thresholds it or
+    runs under ``no_grad``), instead of torch's own error."""
+    if not objective.requires_grad:
+        raise NoGradientError()
+    (grad,) = torch.autograd.grad(objective, x_adv, allow_unused=True)
+    if grad is None:
+        raise NoGradientError()
+    return grad
+
+
 def input_gradient(
-    model: nn.Module, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool, check: bool = True
+    model: nn.Module, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool, check: bool = True,
+    loss: str = "ce",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient of the attacker's objective w.r.t. the input, and the logits.
 
-    The objective is the sum over the batch of cross-entropy (untargeted: to increase) or of
-    minus cross-entropy to the target (targeted), so every example's gradient is its own.
+    The objective is the sum over the batch of the ``loss`` (``"ce"`` cross-entropy or
+    ``"margin"``; untargeted: to increase) or of minus the loss of the target (targeted), so
+    every example's gradient is its own. Raises ``NoGradientError`` (a ``ValueError``) when
+    the model's output does not depend on its input through autograd.
     """
     x_adv = x_adv.detach().requires_grad_(True)
     with torch.enable_grad():
         logits = logits_of(model, x_adv, y, check)
-        loss = ce_loss(logits, y).sum()
-        if targeted:
-            loss = -loss
-        (grad,) = torch.autograd.grad(loss, x_adv)
+        grad = grad_wrt_input(attack_objective(logits, y, targeted, loss).sum(), x_adv)
     return grad, logits.detach()
 
 

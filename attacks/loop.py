@@ -20,9 +20,11 @@ def iterate(
     norm: str,
     targeted: bool,
     early_stop: bool = False,
+    loss: str = "ce",
 ) -> torch.Tensor:
     """``steps`` of ``x <- Proj_{B(x, eps) & [0,1]}(x + alpha * direction(grad))``.
 
+    ``loss``: the attacker's loss (``attacks.common.LOSSES``), cross-entropy by default.
     With ``early_stop`` an example that already meets the goal keeps its current iterate and
     stops costing forward/backward passes; the rest of the batch goes on.
 
@@ -34,7 +36,8 @@ def iterate(
     for step in range(steps):
         first = step == 0  # labels are checked against the logits once, not every step
         if early_stop:
-            grad, logits = input_gradient(model, x_adv[active], y[active], targeted, first)
+            grad, logits = input_gradient(model, x_adv[active], y[active], targeted, first,
+                                          loss)
             keep = ~fooled(logits, y[active], targeted)
             active, grad = active[keep], grad[keep]
             if active.numel() == 0:
@@ -42,6 +45,6 @@ def iterate(
             stepped = x_adv[active] + alpha * ascent_direction(grad, norm)
             x_adv[active] = project(stepped, x[active], eps, norm)
         else:
-            grad, _ = input_gradient(model, x_adv, y, targeted, first)
+            grad, _ = input_gradient(model, x_adv, y, targeted, first, loss)
             x_adv = project(x_adv + alpha * ascent_direction(grad, norm), x, eps, norm)
     return x_adv.detach()

@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from attacks.common import (
+    Loss,
     Norm,
     StepSize,
-    ce_loss,
+    attack_objective,
     check_attack_inputs,
     check_start,
     fooled,
@@ -38,6 +39,7 @@ def pgd(
     random_start: bool = True,
     restarts: PositiveInt = 1,
     targeted: bool = False,
+    loss: Loss = "ce",
     generator: torch.Generator | None = None,
     early_stop: bool = False,
     x_init: torch.Tensor | None = None,
@@ -46,6 +48,10 @@ def pgd(
 
     ``x_init``: the first run starts there (projected into the ball) instead of at a random
     point, e.g. a smaller budget's adversarial example; later restarts start at random.
+
+    ``loss``: ``"ce"`` (cross-entropy, Madry et al.'s) or ``"margin"`` (the logit margin
+    ``max_{i != y} z_i - z_y``, Carlini and Wagner's, which does not saturate where a
+    confident softmax flattens cross-entropy); targeted, the target's loss goes down.
 
     Worst case: a run that meets the goal wins over one that does not; among equals, the
     higher loss (untargeted) or the lower loss to the target (targeted) wins.
@@ -69,15 +75,14 @@ def pgd(
             start = sample_start(x, eps, norm, generator) if random_start else x
         x_adv = iterate(
             model, x, y, start, eps=eps, alpha=alpha, steps=steps, norm=norm,
-            targeted=targeted, early_stop=early_stop,
+            targeted=targeted, early_stop=early_stop, loss=loss,
         )
         if restarts == 1:
             return x_adv
         with torch.no_grad():
             logits = logits_of(model, x_adv, y)
-            loss = ce_loss(logits, y)
         is_fooled = fooled(logits, y, targeted)
-        objective = -loss if targeted else loss
+        objective = attack_objective(logits, y, targeted, loss)
         # success dominates; among equals the attacker's objective decides
         better = (is_fooled & ~best_fooled) | (
             (is_fooled == best_fooled) & (objective > best_objective)
