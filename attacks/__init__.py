@@ -11,10 +11,11 @@ from attacks.pgd import pgd
 from attacks.registry import AttackInfo, get_attack, list_attacks, register
 from attacks.robust_accuracy import RobustAccuracy, robust_accuracy
 from attacks.sanity import SanityCheck, carlini_checks
+from attacks.square import square
 
 __all__ = [
     "AttackInfo", "FoolingGrid", "RobustAccuracy", "SanityCheck", "ToyResult", "apgd", "bim",
     "carlini_checks", "dimension_sweep", "fgsm", "fool", "fooling_grid", "get_attack",
     "linear_model_shift", "linear_toy", "list_attacks", "pgd", "register", "robust_accuracy",
-    "toy_table",
+    "square", "toy_table",
 ]

@@ -15,6 +15,7 @@ import attacks
 import zoo
 from tests.helpers import CountingModel
 from tests.helpers import raising_model as RaisingModel
+from zoo.params import Work
 
 
 @pytest.fixture(scope="session")
@@ -51,11 +52,15 @@ def is_targeted_only(info: attacks.AttackInfo) -> bool:
 def attack_kwargs(
     info: attacks.AttackInfo, *, eps: float, norm: str = "linf", steps: int = 3, seed: int = 0
 ) -> dict[str, Any]:
-    """Keyword arguments to call any registered attack with a small budget."""
+    """Keyword arguments to call any registered attack with a small budget: ``steps`` for
+    every parameter marked ``Work``."""
     params = inspect.signature(info.fn).parameters
     kwargs: dict[str, Any] = {"eps": eps}
     if info.iterative:
         kwargs["steps"] = steps
+    for name, param in info.settings.items():
+        if param.has(Work):  # any other count of work (Square's ``queries``) gets it too
+            kwargs[name] = steps
     if info.takes("alpha"):
         kwargs["alpha"] = eps / 2
     if info.random:
