@@ -22,12 +22,11 @@ authors' code does.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 from torch import nn
 
-from attacks.common import Norm, ce_loss, check_attack_inputs, fooled, logits_of
+from attacks.common import Loss, Norm, attack_objective, check_attack_inputs, fooled, logits_of
 from attacks.registry import register
 from zoo.checks import check_generator
 from zoo.params import Fraction, Iterations, NonNegative, PositiveInt
@@ -48,15 +47,11 @@ def square_fraction(p_init: float, i: int, queries: int) -> float:
 
 
 def objective(logits: torch.Tensor, y: torch.Tensor, loss: str, targeted: bool) -> torch.Tensor:
-    """The loss the search lowers, per example: the margin ``z_y - max_{k != y} z_k`` (or
+    """The loss the search lowers, per example: minus the gradient attacks' objective
+    (``attacks.common.attack_objective``). The margin ``z_y - max_{k != y} z_k`` (or
     ``max_{k != t} z_k - z_t`` to a target ``t``), or cross-entropy (raised for the true
     class, lowered for a target)."""
-    if loss == "margin":
-        z_y = logits.gather(1, y[:, None]).squeeze(1)
-        other = logits.scatter(1, y[:, None], -torch.inf).amax(dim=1)
-        return other - z_y if targeted else z_y - other
-    ce = ce_loss(logits, y)
-    return ce if targeted else -ce
+    return -attack_objective(logits, y, targeted, loss)
 
 
 def rectangles(rows: int, cols: int, device: torch.device | None = None) -> torch.Tensor:
@@ -196,7 +191,7 @@ def square(
     queries: Iterations = 5000,
     p_init: Fraction = 0.8,
     restarts: PositiveInt = 1,
-    loss: Literal["margin", "ce"] | None = None,
+    loss: Loss | None = None,
     targeted: bool = False,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:

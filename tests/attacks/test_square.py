@@ -15,7 +15,8 @@ from torch import nn
 import attacks
 import auditbench
 import zoo
-from attacks.square import pattern, square_fraction
+from attacks.common import NoGradientError
+from attacks.square import objective, pattern, square_fraction
 from bench.store import load_jobs
 from bench.suite import SuiteError, parse_suite
 
@@ -179,6 +180,39 @@ def test_breaks_a_model_without_gradients(cnn, digits) -> None:
                                                   generator=gen(0)), y)
     assert after_pgd >= 0.9
     assert after_square <= 0.5
+
+
+class Detached(nn.Module):
+    """Cuts the autograd path to its input: gradient attacks refuse it."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model, self.num_classes = model, 10
+        self.training = model.training
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.detach())
+
+
+def test_runs_where_gradient_attacks_refuse(cnn, digits) -> None:
+    x, y = digits
+    model = Detached(cnn).eval()
+    with pytest.raises(NoGradientError):
+        attacks.pgd(model, x, y, eps=0.3, alpha=0.1, steps=2)
+    x_adv = attacks.square(model, x, y, eps=EPS["linf"], queries=20, generator=gen(0))
+    assert accuracy(model, x_adv, y) < accuracy(model, x, y)
+
+
+def test_the_losses_it_lowers() -> None:
+    logits = torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 1.0]])
+    y = torch.tensor([0, 2])
+    # margin: the label's logit minus the best other (untargeted); the best other minus the
+    # target's (targeted): both negative once the goal is met
+    torch.testing.assert_close(objective(logits, y, "margin", False), torch.tensor([1.0, -4.0]))
+    torch.testing.assert_close(objective(logits, y, "margin", True), torch.tensor([-1.0, 4.0]))
+    ce = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+    torch.testing.assert_close(objective(logits, y, "ce", False), -ce)
+    torch.testing.assert_close(objective(logits, y, "ce", True), ce)
 
 
 def test_targeted_reaches_the_targets(cnn, digits) -> None:
