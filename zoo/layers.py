@@ -67,23 +67,11 @@ def _spatial(model: nn.Module, layers: list[str]) -> list[str]:
     none is (the list is a preference, not a refusal)."""
     if not layers or getattr(model, "input_shape", None) is None:
         return layers
-    shapes: dict[str, tuple[int, ...]] = {}
-
-    def keep(name: str) -> Callable[..., None]:
-        def hook(module: nn.Module, args: tuple[Any, ...], out: Any) -> None:
-            if isinstance(out, torch.Tensor):
-                shapes.setdefault(name, tuple(out.shape))
-        return hook
-
     try:
-        x = _probe_input(model, None)
-        with HookSet() as hooks, buffers_kept(model), torch.no_grad():
-            for name in layers:
-                hooks.forward(get_layer(model, name), keep(name))
-            model(x)
+        shapes = output_shapes(model, layers)
     except Exception:  # a model the probe cannot run keeps every candidate
         return layers
-    maps = [name for name in layers if name in shapes and is_spatial_map(shapes[name])]
+    maps = [name for name in layers if name in shapes and is_spatial_map((1, *shapes[name]))]
     return maps or layers
 
 
@@ -276,24 +264,35 @@ def cam_layer(model: nn.Module, input_shape: Sequence[int] | None = None) -> str
                      "layer = \"...\"")
 
 
+def output_shapes(model: nn.Module, layers: Sequence[str],
+                  input_shape: Sequence[int] | None = None) -> dict[str, tuple[int, ...]]:
+    """The shape of one example's output (without the batch dimension) of each of ``layers``
+    that outputs a tensor, by one probe pass; a layer called twice: its last output."""
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def keep(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: tuple[Any, ...], out: Any) -> None:
+            if isinstance(out, torch.Tensor):
+                shapes[name] = tuple(out.shape[1:])
+        return hook
+
+    modules = {name: get_layer(model, name) for name in layers}
+    x = _probe_input(model, input_shape)
+    with HookSet() as hooks, buffers_kept(model), torch.no_grad():
+        for name, module in modules.items():
+            hooks.forward(module, keep(name))
+        model(x)
+    return shapes
+
+
 def output_shape(model: nn.Module, layer: str,
                  input_shape: Sequence[int] | None = None) -> tuple[int, ...]:
     """The shape of one example's output of ``layer`` (without the batch dimension), by one
     probe pass."""
-    module = get_layer(model, layer)
-    shapes: list[tuple[int, ...]] = []
-
-    def keep(module: nn.Module, args: tuple[Any, ...], out: Any) -> None:
-        if isinstance(out, torch.Tensor):
-            shapes.append(tuple(out.shape[1:]))
-
-    x = _probe_input(model, input_shape)
-    with HookSet() as hooks, buffers_kept(model), torch.no_grad():
-        hooks.forward(module, keep)
-        model(x)
-    if not shapes:
+    shapes = output_shapes(model, [layer], input_shape)
+    if layer not in shapes:
         raise ValueError(f"layer {layer!r} did not output a tensor in a forward pass")
-    return shapes[-1]
+    return shapes[layer]
 
 
 def first_activation(model: nn.Module) -> str:

@@ -26,7 +26,7 @@ from generative.neuron import neuron_visualisation
 from generative.registry import METHODS
 from generative.regularisers import ContributionClip, GaussianBlur, Jitter, L2Decay, NormClip
 from generative.style_transfer import style_transfer
-from zoo.layers import accepts_size, layers_for, output_shape, style_layers
+from zoo.layers import accepts_size, layers_for, output_shapes, style_layers
 from zoo.params import PositiveInt
 
 Part = Literal["class_models", "neurons", "inversion", "dream", "style"]
@@ -198,7 +198,7 @@ def class_models(g: Gallery, classes: list[int], steps: int) -> None:
 def neurons(g: Gallery, layers: list[str], steps: int) -> None:
     """The first ``CHANNELS`` channels of each layer (as many as the narrowest has),
     visualised."""
-    shown = min(CHANNELS, *(output_shape(g.net, layer)[0] for layer in layers))
+    shown = min(CHANNELS, *(shape[0] for shape in output_shapes(g.net, layers).values()))
     images = []
     for i, layer in enumerate(layers):
         result = neuron_visualisation(g.net, layer, list(range(shown)), steps=steps,

@@ -16,11 +16,9 @@ from PIL import Image
 
 from bench.kinds.agreement.job import NOT_COMPARED
 from bench.kinds.attribution_calls import LEFT_OUT, MAP_LAYER
-from bench.runner import run_suite
 from bench.store import load, load_artifact, load_jobs
-from bench.suite import parse_suite
-from reports import build_report
 from reports.card import audit_card, card_markdown
+from tests.runs import run_with_report
 
 NETS = '''
 import torch
@@ -75,12 +73,7 @@ def suite_of(root: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("brought")
-    suite = parse_suite(suite_of(root), path=root / "brought.toml")
-    out = root / "run"
-    summary = run_suite(suite, out, device="cpu", progress=False)
-    assert not summary.failed, load_jobs(out)[["label", "status", "error"]].to_string()
-    build_report(out)
-    return out
+    return run_with_report(suite_of(root), root)
 
 
 def rows_of(df: pd.DataFrame, kind: str, model: str) -> pd.DataFrame:

@@ -28,11 +28,8 @@ from bench.figures import (
 )
 from bench.kinds.attribution_calls import LEFT_OUT
 from bench.spec import Job, JobOutput
-from bench.store import Store
-from reports import build_report
+from tests.runs import write_synthetic_run
 
-PROVENANCE = {"device": "cpu", "torch_version": "x", "git_commit": "abc",
-              "finished_at": "2025-01-01T00:00:00+00:00"}
 METHODS = ("saliency", "smoothgrad", "grad_cam")
 #: a 1000-class model's names: ImageNet-like, a few of them long
 NAMES = [f"class{i}" for i in range(1000)]
@@ -93,18 +90,6 @@ def text(part: str) -> str:
     """A fragment of the page as the reader sees it: no tags, no images, one space."""
     part = re.sub(r'src="data:[^"]*"', "", part)
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", part)).split())
-
-
-def write_run(run: Path, outputs: list[tuple[Job, JobOutput]]) -> str:
-    with Store(run) as store:
-        store.set_meta({"suite": "synthetic", "description": "", "suite_source": "",
-                        "job_ids": [j.id for j, _ in outputs],
-                        "job_kinds": {j.id: j.kind for j, _ in outputs},
-                        "started_at": PROVENANCE["finished_at"], "finished_at": "",
-                        "device": "cpu"})
-        for job, output in outputs:
-            store.write_job(job, output, seconds=1.0, provenance=PROVENANCE)
-    return build_report(run).read_text(encoding="utf-8")
 
 
 # -- stored results ---------------------------------------------------------------------------
@@ -204,7 +189,8 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> str:
         (Job("examples", {"model": "one right", **example}),
          examples("a third right", [3, 281, 504], [3, 7, 7], [9, 9, 9])),
     ]
-    return write_run(tmp_path_factory.mktemp("scaling") / "run", outputs)
+    return write_synthetic_run(tmp_path_factory.mktemp("scaling") / "run",
+                               outputs).read_text(encoding="utf-8")
 
 
 # -- the shared helpers -----------------------------------------------------------------------
@@ -406,8 +392,8 @@ def test_a_model_that_gets_nothing_right_has_an_empty_grid_and_a_sentence(
     out = run(Context(), model="m", dataset="d", n=5, seed=0, eps=0.1,  # type: ignore[arg-type]
               steps=1, rel_alpha=0.5)
     assert out.artifacts["fooling"]["classes"].size == 0
-    page = write_run(tmp_path / "run", [(Job("fooling", {"model": "m", "norm": "linf",
-                                                         "eps": 0.1}), out)])
+    job = Job("fooling", {"model": "m", "norm": "linf", "eps": 0.1})
+    page = write_synthetic_run(tmp_path / "run", [(job, out)]).read_text(encoding="utf-8")
     part = section(page, "fooling")
     assert "<img" not in part and "No results" not in part
     assert "classifies none of the 5 sampled images correctly" in text(part)
@@ -432,7 +418,7 @@ def test_class_models_of_a_1000_class_model_are_of_the_datas_classes(tmp_path: P
 
     out = gallery(2, 4, NAMES)
     out.artifacts["gallery"]["class_ids"] = np.array([3, 281, 504, 812])
-    part = text(section(write_run(tmp_path / "run", [(Job("gallery", {"model": "deep"}), out)]),
-                        "gallery"))
+    page = write_synthetic_run(tmp_path / "run", [(Job("gallery", {"model": "deep"}), out)])
+    part = text(section(page.read_text(encoding="utf-8"), "gallery"))
     assert ("for 4 classes of the test data, of the model's 1000 (American Staffordshire "
             "terrier, class281, class504, class812)") in part

@@ -11,11 +11,8 @@ import numpy as np
 import pytest
 
 from bench.spec import Job, JobOutput
-from bench.store import Store
-from reports import build_report
+from tests.runs import write_synthetic_run
 
-PROVENANCE = {"device": "cpu", "torch_version": "x", "git_commit": "abc",
-              "finished_at": "2025-01-01T00:00:00+00:00"}
 VARIANTS = ("none", "l2_decay", "blur", "norm_clip", "contribution_clip", "jitter", "all")
 CLASSES = ("<i>zero</i>", "one", "two", "three")
 LAYERS = ("conv1", "conv2", "fc1")
@@ -103,18 +100,6 @@ def stress(label: str, method: str, depth: int, *, fail_at: int | None = None) -
     return JobOutput(rows, {"stress": art})
 
 
-def write_run(run: Path, outputs: list[tuple[Job, JobOutput]]) -> Path:
-    with Store(run) as store:
-        store.set_meta({"suite": "synthetic", "description": "", "suite_source": "",
-                        "job_ids": [j.id for j, _ in outputs],
-                        "job_kinds": {j.id: j.kind for j, _ in outputs},
-                        "started_at": PROVENANCE["finished_at"], "finished_at": "",
-                        "device": "cpu"})
-        for job, output in outputs:
-            store.write_job(job, output, seconds=1.0, provenance=PROVENANCE)
-    return build_report(run)
-
-
 def images(html: str, section: str) -> int:
     part = html.split(f'<section id="{section}">', 1)[1].split("</section>", 1)[0]
     return len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"', part))
@@ -134,7 +119,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> str:
         (Job("stress", {"model": "cifar_cnn", "method": "class_model"}),
          stress("cifar_cnn (random weights)", "class_model", 6)),
     ]
-    return write_run(run, outputs).read_text(encoding="utf-8")
+    return write_synthetic_run(run, outputs).read_text(encoding="utf-8")
 
 
 def test_gallery_shows_every_part_and_skips_photos_for_grey_models(page: str) -> None:
@@ -164,7 +149,7 @@ def test_stress_failure_is_shown_with_its_step(page: str) -> None:
 
 
 def test_sections_fall_back_when_the_suite_has_neither_kind(tmp_path: Path) -> None:
-    html = write_run(tmp_path / "run", [
+    html = write_synthetic_run(tmp_path / "run", [
         (Job("gallery", {"model": "mnist_cnn", "parts": "neurons"}),
          JobOutput([{"model_label": "mnist_cnn", "method": "neuron_visualisation",
                      "layer": "conv1", "metric": "improved", "value": 1.0}],

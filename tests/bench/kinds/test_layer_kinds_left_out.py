@@ -20,10 +20,8 @@ from torch import nn
 
 from bench.kinds.attribution_calls import LEFT_OUT
 from bench.kinds.representation.job import PATCHES_VIEW, VIEWS, VIEWS_SHOWN
-from bench.runner import run_suite
-from bench.store import load, load_artifact, load_jobs
-from bench.suite import parse_suite
-from reports import build_report
+from bench.store import load, load_artifact
+from tests.runs import run_with_report
 from zoo.layers import SCRIPTED
 
 NETS = '''
@@ -117,12 +115,7 @@ def suite_of(root: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("brought")
-    suite = parse_suite(suite_of(root), path=root / "brought.toml")
-    out = root / "run"
-    summary = run_suite(suite, out, device="cpu", progress=False)
-    assert not summary.failed, load_jobs(out)[["label", "status", "error"]].to_string()
-    build_report(out)
-    return out
+    return run_with_report(suite_of(root), root)
 
 
 def rows_of(df: pd.DataFrame, kind: str, model: str) -> pd.DataFrame:
