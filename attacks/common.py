@@ -137,6 +137,25 @@ def _flat_norm(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).norm(p=2, dim=1).view(-1, *([1] * (t.dim() - 1)))
 
 
+def perturbation_norm(delta: torch.Tensor, norm: str) -> torch.Tensor:
+    """Per-example size of ``delta`` in the norm, shape ``(N,)``."""
+    flat = delta.flatten(1)
+    return flat.abs().amax(dim=1) if norm == "linf" else flat.norm(p=2, dim=1)
+
+
+def within_budget(x: torch.Tensor, x_adv: torch.Tensor, eps: float | None,
+                  norm: str) -> torch.Tensor:
+    """A minimal-perturbation attack's answer under a budget: per example ``x_adv`` where
+    its perturbation is at most ``eps`` (``None``: no budget, every one), else ``x`` itself
+    (the smallest adversarial point found lies outside the ball: nothing inside it was
+    found). The tolerance of ``1e-6`` absorbs float rounding of a point on the sphere."""
+    if eps is None:
+        return x_adv.detach()
+    inside = perturbation_norm(x_adv - x, norm) <= eps + 1e-6
+    view = (-1,) + (1,) * (x.dim() - 1)
+    return torch.where(inside.view(view), project(x_adv, x, eps, norm), x).detach()
+
+
 def ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
     """The steepest-ascent unit step for the norm: sign for Linf, normalised gradient for L2."""
     if norm == "linf":

@@ -5,7 +5,8 @@ names its third argument ``target``. Its keyword-only parameters are its hyperpa
 in ``PROTOCOL`` are set by whoever runs it (``robust_accuracy``, the fooling grid), never by a
 suite. What else it supports is read off its signature: the norms are the choices of its
 ``norm`` parameter (an attack without one is L∞), ``alpha`` is a step size, ``steps`` makes it
-iterative, ``generator`` gives it a random start.
+iterative, ``generator`` gives it a random start, an ``eps`` that defaults to ``None`` makes
+it a minimal-perturbation attack (``AttackInfo.minimal``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ class AttackInfo(Method):
         """Its third argument is the target class, not the true label."""
         positional = list(inspect.signature(self.fn).parameters)
         return len(positional) > 2 and positional[2] == "target"
+
+    @property
+    def minimal(self) -> bool:
+        """A minimal-perturbation attack: its ``eps`` may be ``None`` (its default), and then
+        it returns per example the smallest adversarial point it found
+        (``attacks.minimal.minimal_perturbation`` reads the norms off it); with a budget it
+        returns that point where it lies within ``eps``, else ``x``."""
+        return self.takes("eps") and self.params["eps"].default is None
 
     @property
     def iterative(self) -> bool:
