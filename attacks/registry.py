@@ -27,9 +27,22 @@ from zoo.registry import Registry
 PROTOCOL = ("eps", "norm", "targeted", "generator", "early_stop", "x_init")
 
 
+#: what of the model an attack uses, declared at registration (a signature cannot say it):
+#: its input gradients (white-box), only its outputs (score-based, black-box), gradients of a
+#: surrogate model (transfer), or several of these (an ensemble)
+Access = Literal["gradients", "scores", "surrogate", "ensemble"]
+
+
 @dataclass(frozen=True)
 class AttackInfo(Method):
-    """One registered attack."""
+    """One registered attack; ``access``: see ``Access``."""
+
+    access: Access = "gradients"
+
+    @property
+    def white_box(self) -> bool:
+        """It needs the model's own input gradients, so masked gradients can fool it."""
+        return self.access == "gradients"
 
     @property
     def norms(self) -> tuple[str, ...]:
@@ -72,14 +85,19 @@ ATTACKS: Registry[AttackInfo] = Registry("attack")
 def register(
     name: str, *, paper: str, protocol: Iterable[str] = (),
     aliases: Mapping[str, str] | None = None, suite_defaults: Mapping[str, Any] | None = None,
+    access: Access = "gradients",
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
-    """Decorator adding an attack to the registry (``zoo.methods`` explains the options);
-    every call of the returned function checks its keyword arguments first."""
+    """Decorator adding an attack to the registry (``zoo.methods`` explains the options;
+    ``access``: what of the model it uses, ``Access``); every call of the returned function
+    checks its keyword arguments first."""
+    if access not in get_args(Access):
+        raise ValueError(f"attack {name!r}: access must be one of {get_args(Access)}, "
+                         f"got {access!r}")
 
     def add(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
         entry = register_method(ATTACKS, AttackInfo, name, fn, paper=paper,
                                 family_protocol=PROTOCOL, protocol=protocol, aliases=aliases,
-                                suite_defaults=suite_defaults)
+                                suite_defaults=suite_defaults, access=access)
         return entry.fn
 
     return add

@@ -180,7 +180,7 @@ def _l2_step(x: torch.Tensor, best: torch.Tensor, eps: float, p: float,
     return _to_eps(x, delta, eps)
 
 
-@register("square", paper="Andriushchenko et al. 2020")
+@register("square", paper="Andriushchenko et al. 2020", access="scores")
 def square(
     model: nn.Module,
     x: torch.Tensor,
