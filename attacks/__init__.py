@@ -4,6 +4,7 @@ plus the lecture's linear arguments and the evaluation tools built on the attack
 from attacks.apgd import apgd
 from attacks.bim import bim
 from attacks.dimension import dimension_sweep, linear_model_shift
+from attacks.fab import fab
 from attacks.fgsm import fgsm
 from attacks.fooling import FoolingGrid, fool, fooling_grid
 from attacks.linear_toy import ToyResult, linear_toy, toy_table
@@ -15,6 +16,7 @@ from attacks.square import square
 
 __all__ = [
     "AttackInfo", "FoolingGrid", "RobustAccuracy", "SanityCheck", "ToyResult", "apgd", "bim",
+    "fab",
     "carlini_checks", "dimension_sweep", "fgsm", "fool", "fooling_grid", "get_attack",
     "linear_model_shift", "linear_toy", "list_attacks", "pgd", "register", "robust_accuracy",
     "square", "toy_table",

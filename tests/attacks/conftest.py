@@ -65,6 +65,8 @@ def attack_kwargs(
         kwargs["alpha"] = eps / 2
     if info.random:
         kwargs["generator"] = torch.Generator().manual_seed(seed)
+        if info.minimal and info.takes("restarts"):
+            kwargs["restarts"] = 2  # FAB's first run starts at x: only later runs draw
     if "norm" in params:
         kwargs["norm"] = norm
     return kwargs

@@ -68,8 +68,11 @@ def test_same_generator_seed_same_output(kit, cnn, batch, name, norm) -> None:
     a = run(kit, name, cnn, x, y, eps=EPS[norm], norm=norm, seed=7)
     b = run(kit, name, cnn, x, y, eps=EPS[norm], norm=norm, seed=7)
     assert torch.equal(a, b)
-    if attacks.get_attack(name).random:
-        # and the generator is really used: another seed, another start
+    info = attacks.get_attack(name)
+    if info.random and not info.minimal:
+        # and the generator is really used: another seed, another start (not for a minimal
+        # attack: it returns its smallest point over runs, and a random run that finds no
+        # smaller one leaves the output as it was; their own tests check their draws)
         c = run(kit, name, cnn, x, y, eps=EPS[norm], norm=norm, seed=8)
         assert not torch.equal(a, c)
 
