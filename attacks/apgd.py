@@ -20,9 +20,9 @@ from attacks.common import (
     ascent_direction,
     ce_loss,
     check_attack_inputs,
+    expected_logits,
+    expected_value_and_grad,
     fooled,
-    grad_wrt_input,
-    logits_of,
     project,
 )
 from attacks.common import (
@@ -79,16 +79,14 @@ def _objective(
 
 def _value_and_grad(
     model: nn.Module, x_adv: torch.Tensor, y: torch.Tensor, source: torch.Tensor | None,
-    loss: str, targeted: bool, check: bool = True,
+    loss: str, targeted: bool, check: bool = True, eot_samples: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Objective ``(N,)``, its input gradient, and the logits; sum-reduced so rows are own.
+    """Objective ``(N,)``, its input gradient, and the logits; sum-reduced so rows are own,
+    each the mean over ``eot_samples`` passes (``attacks.common.expected_value_and_grad``).
     ``check``: test the labels against the logits (once per run; it syncs the device)."""
-    x_adv = x_adv.detach().requires_grad_(True)
-    with torch.enable_grad():
-        logits = logits_of(model, x_adv, y, check)
-        f = _objective(logits, y, source, loss, targeted)
-        grad = grad_wrt_input(f.sum(), x_adv)
-    return f.detach(), grad, logits.detach()
+    return expected_value_and_grad(
+        model, x_adv, y, lambda z: _objective(z, y, source, loss, targeted), check,
+        eot_samples)
 
 
 def _rows(t: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
@@ -98,13 +96,14 @@ def _rows(t: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
 def _single_run(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, source: torch.Tensor | None,
     x0: torch.Tensor, *, eps: float, steps: int, norm: str, loss: str, rho: float,
-    targeted: bool, early_stop: bool,
+    targeted: bool, early_stop: bool, eot_samples: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One run of Algorithm 1. Returns ``(x_out, found, f_max)``: per example the last
     adversarial iterate if any was found, else the highest-objective point ``x_max``."""
     n = x.shape[0]
     view = (n,) + (1,) * (x.dim() - 1)
-    f_cur, grad, logits = _value_and_grad(model, x0, y, source, loss, targeted)
+    f_cur, grad, logits = _value_and_grad(model, x0, y, source, loss, targeted,
+                                          eot_samples=eot_samples)
     x_cur, x_prev = x0.detach().clone(), x0.detach().clone()
     x_max, f_max, grad_max = x_cur.clone(), f_cur.clone(), grad.clone()
     found = fooled(logits, y, targeted)
@@ -130,7 +129,8 @@ def _single_run(
             moved = xa + MOMENTUM * (z - xa) + (1 - MOMENTUM) * (xa - x_prev[a])
             x_new = project(moved, x[a], eps, norm)
         f_new, grad_new, logits = _value_and_grad(model, x_new, y[a], _rows(source, a), loss,
-                                                  targeted, check=False)
+                                                  targeted, check=False,
+                                                  eot_samples=eot_samples)
         increases[a] += (f_new > f_cur[a]).long()
         better = f_new > f_max[a]
         x_max[a[better]], f_max[a[better]], grad_max[a[better]] = (
@@ -175,6 +175,7 @@ def apgd(
     targeted: bool = False,
     generator: torch.Generator | None = None,
     early_stop: bool = False,
+    eot_samples: PositiveInt = 1,
 ) -> torch.Tensor:
     """APGD with ``restarts`` runs, ``steps`` iterations each, on the CE or DLR objective.
 
@@ -187,7 +188,11 @@ def apgd(
       model is right), which costs one extra forward pass.
     - ``early_stop``: an example that meets the goal keeps that iterate and stops costing
       forward/backward passes (robust-accuracy evaluation). It changes nothing else.
-    - Each run costs ``steps + 1`` gradient evaluations (one at the start point).
+    - Each run costs ``steps + 1`` gradient evaluations (one at the start point), each of
+      ``eot_samples`` forward/backward passes.
+    - ``eot_samples``: Expectation over Transformation (Athalye et al. 2018) for randomised
+      models: the objective, its gradient and the logits that decide success are means over
+      that many passes (the clean prediction of targeted DLR too); 1 (default) is plain APGD.
 
     Differences from the reference code (fra31/auto-attack), where the paper is followed:
     checkpoints are ``ceil(p_j * steps)`` (the code rounds the interval lengths down, which
@@ -209,8 +214,7 @@ def apgd(
 
     source = None
     if loss == "dlr" and targeted:
-        with torch.no_grad():
-            source = logits_of(model, x, y).argmax(dim=1)
+        source = expected_logits(model, x, y, eot_samples).argmax(dim=1)
     best = x.detach().clone()
     best_found = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     best_f = torch.full((x.shape[0],), -torch.inf, dtype=x.dtype, device=x.device)
@@ -221,6 +225,7 @@ def apgd(
         out, found, f_max = _single_run(
             model, xs, y[todo], _rows(source, todo), start, eps=eps, steps=steps, norm=norm,
             loss=loss, rho=rho, targeted=targeted, early_stop=early_stop,
+            eot_samples=eot_samples,
         )
         # an adversarial point always wins; otherwise the run with the higher objective
         take = found | (f_max > best_f[todo])

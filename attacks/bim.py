@@ -10,7 +10,7 @@ from torch import nn
 from attacks.common import StepSize, check_attack_inputs, check_start
 from attacks.loop import iterate
 from attacks.registry import register
-from zoo.params import Iterations, NonNegative
+from zoo.params import Iterations, NonNegative, PositiveInt
 
 
 @register("bim", paper="Kurakin et al. 2016")
@@ -25,9 +25,14 @@ def bim(
     targeted: bool = False,
     early_stop: bool = False,
     x_init: torch.Tensor | None = None,
+    eot_samples: PositiveInt = 1,
 ) -> torch.Tensor:
     """``steps`` Linf sign steps of size ``alpha`` from ``x`` (or from ``x_init``, projected
     into the ball), projected to ``B_inf(x, eps)`` after each step.
+
+    ``eot_samples``: each step follows the mean gradient of that many forward/backward
+    passes of a randomised model (Expectation over Transformation, Athalye et al. 2018), so
+    the attack costs ``steps * eot_samples`` passes; one by default.
 
     Shape:
         - x: ``(N, C, H, W)`` in ``[0, 1]``; y: ``(N,)``; returns ``(N, C, H, W)``.
@@ -38,5 +43,5 @@ def bim(
         return x.detach().clone()
     return iterate(
         model, x, y, x if init is None else init, eps=eps, alpha=alpha, steps=steps,
-        norm="linf", targeted=targeted, early_stop=early_stop,
+        norm="linf", targeted=targeted, early_stop=early_stop, eot_samples=eot_samples,
     )

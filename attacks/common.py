@@ -1,10 +1,12 @@
 """Pieces every gradient attack shares: input checks, the input gradient of a sum-reduced
-loss, and the per-norm pieces (ascent direction, projection, random start) of Foolbox 3's
+loss (averaged over several passes of a randomised model: Expectation over Transformation),
+and the per-norm pieces (ascent direction, projection, random start) of Foolbox 3's
 step/project loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import torch
@@ -109,22 +111,67 @@ def grad_wrt_input(objective: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor
     return grad
 
 
+def expected_value_and_grad(
+    model: nn.Module, x_adv: torch.Tensor, y: torch.Tensor,
+    objective: Callable[[torch.Tensor], torch.Tensor], check: bool = True,
+    eot_samples: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The per-example ``objective(logits)`` ``(N,)``, its input gradient and the logits, each
+    averaged over ``eot_samples`` forward/backward passes of the model.
+
+    Expectation over Transformation (Athalye, Carlini and Wagner 2018, "Obfuscated Gradients
+    Give a False Sense of Security"): a randomised model (random resizing, input noise) draws
+    new randomness on every pass, so one pass's gradient is one sample of a random variable;
+    the attack follows the gradient of the expected objective, estimated by the mean over
+    ``eot_samples`` passes. The passes run one after another, not as one enlarged batch:
+    a model that draws one transformation per batch gets a new one each pass, and memory
+    stays that of one pass. Cost: ``eot_samples`` forward and backward passes per call. With
+    ``eot_samples=1`` it is exactly one pass, nothing averaged. The objective is summed over
+    the batch, so every example's gradient is its own.
+    """
+    x_adv = x_adv.detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = logits_of(model, x_adv, y, check)
+        value = objective(logits)
+        grad = grad_wrt_input(value.sum(), x_adv)
+        value, logits = value.detach(), logits.detach()
+        for _ in range(eot_samples - 1):
+            more = logits_of(model, x_adv, y, check=False)
+            more_value = objective(more)
+            grad = grad + grad_wrt_input(more_value.sum(), x_adv)
+            value, logits = value + more_value.detach(), logits + more.detach()
+    if eot_samples > 1:
+        grad, value, logits = grad / eot_samples, value / eot_samples, logits / eot_samples
+    return value, grad, logits
+
+
+def expected_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    eot_samples: int = 1) -> torch.Tensor:
+    """The logits averaged over ``eot_samples`` forward passes, no gradients (the decisions
+    of an EOT attack: which restart is worse, which class the model gives); one pass, as is,
+    with ``eot_samples=1``."""
+    with torch.no_grad():
+        logits = logits_of(model, x, y)
+        for _ in range(eot_samples - 1):
+            logits = logits + logits_of(model, x, y, check=False)
+    return logits / eot_samples if eot_samples > 1 else logits
+
+
 def input_gradient(
     model: nn.Module, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool, check: bool = True,
-    loss: str = "ce",
+    loss: str = "ce", eot_samples: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient of the attacker's objective w.r.t. the input, and the logits.
 
     The objective is the sum over the batch of the ``loss`` (``"ce"`` cross-entropy or
     ``"margin"``; untargeted: to increase) or of minus the loss of the target (targeted), so
-    every example's gradient is its own. Raises ``NoGradientError`` (a ``ValueError``) when
-    the model's output does not depend on its input through autograd.
+    every example's gradient is its own. With ``eot_samples > 1`` gradient and logits are
+    means over that many passes (``expected_value_and_grad``). Raises ``NoGradientError`` (a
+    ``ValueError``) when the model's output does not depend on its input through autograd.
     """
-    x_adv = x_adv.detach().requires_grad_(True)
-    with torch.enable_grad():
-        logits = logits_of(model, x_adv, y, check)
-        grad = grad_wrt_input(attack_objective(logits, y, targeted, loss).sum(), x_adv)
-    return grad, logits.detach()
+    _, grad, logits = expected_value_and_grad(
+        model, x_adv, y, lambda z: attack_objective(z, y, targeted, loss), check, eot_samples)
+    return grad, logits
 
 
 def fooled(logits: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:

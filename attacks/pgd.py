@@ -4,6 +4,8 @@ Adversarial Attacks"): BIM from a random point of the ball, in Linf or L2, with 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import torch
 from torch import nn
 
@@ -14,8 +16,8 @@ from attacks.common import (
     attack_objective,
     check_attack_inputs,
     check_start,
+    expected_logits,
     fooled,
-    logits_of,
 )
 from attacks.common import (
     random_start as sample_start,
@@ -43,6 +45,7 @@ def pgd(
     generator: torch.Generator | None = None,
     early_stop: bool = False,
     x_init: torch.Tensor | None = None,
+    eot_samples: PositiveInt = 1,
 ) -> torch.Tensor:
     """PGD with ``restarts`` runs; each example keeps its worst case over the runs.
 
@@ -52,6 +55,11 @@ def pgd(
     ``loss``: ``"ce"`` (cross-entropy, Madry et al.'s) or ``"margin"`` (the logit margin
     ``max_{i != y} z_i - z_y``, Carlini and Wagner's, which does not saturate where a
     confident softmax flattens cross-entropy); targeted, the target's loss goes down.
+
+    ``eot_samples``: Expectation over Transformation (Athalye et al. 2018) for randomised
+    models: every step follows the mean input gradient of that many forward/backward passes,
+    and the logits that judge early stop and the restarts are means over as many passes. A
+    run then costs ``steps * eot_samples`` gradient passes; the default 1 is plain PGD.
 
     Worst case: a run that meets the goal wins over one that does not; among equals, the
     higher loss (untargeted) or the lower loss to the target (targeted) wins.
@@ -65,22 +73,36 @@ def pgd(
     if eps == 0:
         return x.detach().clone()
 
+    def runs() -> Iterator[torch.Tensor]:
+        for run in range(restarts):
+            if run == 0 and init is not None:
+                start = init
+            else:
+                start = sample_start(x, eps, norm, generator) if random_start else x
+            yield iterate(
+                model, x, y, start, eps=eps, alpha=alpha, steps=steps, norm=norm,
+                targeted=targeted, early_stop=early_stop, loss=loss, eot_samples=eot_samples,
+            )
+
+    if restarts == 1:
+        return next(runs())
+    return worst_case(model, x, y, runs(), targeted=targeted, loss=loss,
+                      eot_samples=eot_samples)
+
+
+def worst_case(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, runs: Iterable[torch.Tensor], *,
+    targeted: bool, loss: str = "ce", eot_samples: int = 1,
+) -> torch.Tensor:
+    """Per example the worst case for ``model`` over the adversarial batches ``runs`` yields
+    (one forward pass of ``model`` per run, ``eot_samples`` for a randomised one): a point
+    that meets the goal wins over one that does not; among equals, the higher attacker's
+    objective (``attacks.common.attack_objective``) wins; ``x`` when there is no run."""
     best = x.detach().clone()
     best_fooled = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     best_objective = torch.full((x.shape[0],), -torch.inf, device=x.device)
-    for run in range(restarts):
-        if run == 0 and init is not None:
-            start = init
-        else:
-            start = sample_start(x, eps, norm, generator) if random_start else x
-        x_adv = iterate(
-            model, x, y, start, eps=eps, alpha=alpha, steps=steps, norm=norm,
-            targeted=targeted, early_stop=early_stop, loss=loss,
-        )
-        if restarts == 1:
-            return x_adv
-        with torch.no_grad():
-            logits = logits_of(model, x_adv, y)
+    for x_adv in runs:
+        logits = expected_logits(model, x_adv, y, eot_samples)
         is_fooled = fooled(logits, y, targeted)
         objective = attack_objective(logits, y, targeted, loss)
         # success dominates; among equals the attacker's objective decides
