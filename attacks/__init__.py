@@ -13,6 +13,7 @@ from attacks.registry import AttackInfo, get_attack, list_attacks, register
 from attacks.robust_accuracy import RobustAccuracy, robust_accuracy
 from attacks.sanity import SanityCheck, carlini_checks
 from attacks.square import square
+from attacks.transfer import transfer
 
 __all__ = [
     "AttackInfo", "FoolingGrid", "RobustAccuracy", "SanityCheck", "ToyResult", "apgd", "bim",
@@ -20,4 +21,5 @@ __all__ = [
     "carlini_checks", "dimension_sweep", "fgsm", "fool", "fooling_grid", "get_attack",
     "linear_model_shift", "linear_toy", "list_attacks", "pgd", "register", "robust_accuracy",
     "square", "toy_table",
+    "transfer",
 ]

@@ -21,6 +21,7 @@ from torch import nn
 
 from attacks.common import Norm
 from attacks.registry import AttackInfo, get_attack
+from attacks.transfer import check_surrogate
 from zoo.checks import check_choice, check_generator, check_images, check_labels
 from zoo.guard import check_model, keeps_buffers, num_classes, warn_if_training
 from zoo.params import Budgets, PositiveInt, checked
@@ -74,6 +75,9 @@ class _Counting(nn.Module):
         classes = num_classes(model)
         if classes is not None:
             self.num_classes = classes
+        shape = getattr(model, "input_shape", None)
+        if shape is not None:
+            self.input_shape = shape
         self.gradient_passes = 0
         self.forward_passes = 0
 
@@ -110,6 +114,7 @@ def robust_accuracy(
     reuse: bool = True,
     warm_start: bool = True,
     generator: torch.Generator | None = None,
+    surrogate: nn.Module | None = None,
     **settings: Any,
 ) -> RobustAccuracy:
     """Robust accuracy of ``model`` under the registered ``attack`` at every budget in ``eps``.
@@ -117,7 +122,9 @@ def robust_accuracy(
     ``eps`` is sorted ascending. ``settings`` are the attack's own hyperparameters
     (``steps``, ``restarts``, its step size ``alpha`` or ``rel_alpha``, where
     ``alpha = rel_alpha * eps_k`` at budget ``eps_k``...), checked against its signature
-    before any work. ``generator`` goes to attacks with a random start.
+    before any work. ``generator`` goes to attacks with a random start. ``surrogate``: the
+    model a transfer attack (``attacks.transfer``) makes its examples on, given exactly when
+    the attack takes one; its passes count in ``gradient_passes`` and ``forward_passes`` too.
 
     ``reuse=True`` (fast): clean-misclassified examples are never attacked, an example
     fooled at a smaller budget is not attacked again, and iterative attacks that accept
@@ -145,11 +152,13 @@ def robust_accuracy(
     x = check_images(x)
     y = check_labels(y, x.shape[0], num_classes(model)).to(x.device, torch.int64)
     generator = check_generator(generator, x)
+    counted_surrogate = _surrogate(info, model, surrogate, x)
     warn_if_training(model, "robust_accuracy")
 
     counted = _Counting(model)
     fixed = {k: v for k, v in (("norm", norm), ("generator", generator),
-                               ("early_stop", reuse)) if info.takes(k)}
+                               ("early_stop", reuse), ("surrogate", counted_surrogate))
+             if info.takes(k)}
     warm = reuse and warm_start and info.takes("x_init")
     run = _Run(counted, x, y, info, settings, fixed, batch_size, warm)
     with warnings.catch_warnings():
@@ -163,10 +172,28 @@ def robust_accuracy(
     return RobustAccuracy(
         eps=tuple(eps), accuracy=accuracy, raw_accuracy=None if reuse else tuple(raw),
         clean_accuracy=float(clean_correct.float().mean()), fooled_at=fooled_at.cpu(),
-        gradient_passes=counted.gradient_passes, seconds=time.perf_counter() - started,
-        clean_correct=clean_correct.cpu(), forward_passes=counted.forward_passes,
+        gradient_passes=counted.gradient_passes + getattr(counted_surrogate, "gradient_passes", 0),
+        seconds=time.perf_counter() - started, clean_correct=clean_correct.cpu(),
+        forward_passes=counted.forward_passes + getattr(counted_surrogate, "forward_passes", 0),
         attack=info.name, norm=norm, reuse=reuse,
     )
+
+
+def _surrogate(info: AttackInfo, model: nn.Module, surrogate: object,
+               x: torch.Tensor) -> _Counting | None:
+    """The surrogate, counted, for an attack that takes one; ``ValueError`` when it is
+    missing, given to an attack that takes none, or unfit to stand in for the model."""
+    if not info.takes("surrogate"):
+        if surrogate is not None:
+            raise ValueError(f"surrogate is given, but attack {info.name!r} runs on the model "
+                             "itself; only a transfer attack takes a surrogate")
+        return None
+    if surrogate is None:
+        raise ValueError(f"attack {info.name!r} makes its examples on a surrogate model: "
+                         "give surrogate")
+    surrogate = check_surrogate(model, surrogate, x)
+    warn_if_training(surrogate, "robust_accuracy's surrogate")
+    return _Counting(surrogate)
 
 
 @dataclass

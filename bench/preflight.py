@@ -1,6 +1,8 @@
 """Before the first job: load every model a suite names and every image folder it declares,
 so a broken factory or an unreadable folder stops the run with one clear error, and record
 what the audit card says about each (parameters, input size, weights hash, data, budgets).
+A second model a job names (a transfer attack's ``surrogate``) must load and take the images
+and give the classes of the job's model.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ import logging
 from typing import Any
 
 from bench.context import RunContext
+from bench.kind import get_kind
+from bench.schema import ModelName
+from bench.spec import Job
 from bench.suite import Suite
 from bench.threat import standard_eps
 from zoo.datasets import DATASETS
@@ -57,7 +62,35 @@ def preflight(suite: Suite, ctx: RunContext) -> dict[str, Any]:
         }
         if dataset and dataset not in datasets:
             datasets[dataset] = _dataset_info(ctx, dataset)
+    for job in suite.jobs:
+        _check_second_models(job, ctx, models)
     return {"models": models, "datasets": datasets}
+
+
+def _check_second_models(job: Job, ctx: RunContext, models: dict[str, Any]) -> None:
+    """``PreflightError`` when a model the job names besides its own (a surrogate) does not
+    load, or has other classes or another input size than the job's model."""
+    name = job.params.get("model")
+    params = get_kind(job.kind).params
+    for key, value in job.params.items():
+        if key == "model" or value is None or key not in params:
+            continue
+        if not params[key].has(ModelName):
+            continue
+        try:
+            other = ctx.model(value)
+        except Exception as err:
+            raise PreflightError(f"{key} {value!r} of job {job.label}: {err}") from err
+        info = models.get(name)
+        if info is None or info.get("error"):
+            continue  # the job's own model did not load: its job fails and says why
+        mine = (info["num_classes"], tuple(info["input_size"]))
+        theirs = (other.num_classes, tuple(other.input_shape))
+        if mine != theirs:
+            raise PreflightError(
+                f"{key} {value!r} of job {job.label} has {theirs[0]} classes and input size "
+                f"{theirs[1]}, model {name!r} {mine[0]} and {mine[1]}: they must take the same "
+                "images and give the same classes")
 
 
 def _dataset_info(ctx: RunContext, name: str) -> dict[str, Any]:

@@ -169,11 +169,60 @@ def expand_task(
     if missing:
         raise SuiteError(f"{where}: missing required key {missing[0]!r}")
     jobs = _expand(kind, params, where, defs or Definitions())
-    unused = sorted(set(given) - set(kind.params) - {k for job in jobs for k in job.params})
+    handed = handed_over(kind)
+    unused = sorted(set(given) - (set(kind.params) - set(handed))
+                    - {k for job in jobs for k in job.params})
+    if unused and unused[0] in handed:
+        raise SuiteError(f"{where}: {unused[0]!r} goes to none of the methods this task runs "
+                         f"(it is for {', '.join(handed[unused[0]])})")
     if unused:
         raise SuiteError(f"{where}: {unused[0]!r} is a setting of none of the methods this "
                          "task runs")
     return jobs
+
+
+def handed_over(kind: Kind) -> dict[str, list[str]]:
+    """The kind's optional parameters it hands to the methods that take them as a protocol
+    keyword (robustness's ``surrogate``, the model a transfer attack is made on), each with
+    those methods' names."""
+    found = schema.names_param(kind)
+    if found is None:
+        return {}
+    out: dict[str, list[str]] = {}
+    for key, param in kind.params.items():
+        if param.default is None:
+            takers = [m.name for m in found[1].registry if key in m.protocol]
+            if takers:
+                out[key] = takers
+    return out
+
+
+def _hand_over(kind: Kind, config: dict[str, Any], defs: Definitions) -> dict[str, Any]:
+    """The job config with each handed-over parameter (``handed_over``) kept where one of its
+    methods takes it and dropped elsewhere; ``ValueError`` when a method needs one the task
+    does not give, or when it names a model of another dataset than the job's model."""
+    methods = schema.named_methods(kind, config)
+    out = dict(config)
+    for key in handed_over(kind):
+        takers = [m for m in methods if m.takes(key)]
+        value = out.get(key)
+        if value is None:
+            out.pop(key, None)
+            needy = [m.name for m in takers if m.params[key].required]
+            if needy:
+                raise ValueError(f"{needy[0]} needs {key!r}: give it in the task")
+            continue
+        if not takers:
+            out.pop(key)
+            continue
+        if kind.params[key].has(schema.ModelName) and "model" in out:
+            theirs, ours = (schema.dataset_of(value, defs),
+                            schema.dataset_of(out["model"], defs))
+            if theirs != ours:
+                raise ValueError(f"{key} {value!r} is a model of {theirs!r}, the model "
+                                 f"{out['model']!r} one of {ours!r}: they must take the same "
+                                 "images and classes")
+    return out
 
 
 def _expand(kind: Kind, params: dict[str, Any], where: str, defs: Definitions) -> list[Job]:
@@ -186,6 +235,8 @@ def _expand(kind: Kind, params: dict[str, Any], where: str, defs: Definitions) -
         config = dict(params, **dict(zip(expand_keys, combo, strict=True)))
         try:
             fitted = schema.fit(kind, schema.check_config(kind, config, defs))
+            if fitted is not None:
+                fitted = _hand_over(kind, fitted, defs)
         except (ValueError, KeyError) as err:
             message = err.args[0] if err.args else str(err)
             raise SuiteError(f"{where}: {message}") from None

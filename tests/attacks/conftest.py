@@ -69,6 +69,9 @@ def attack_kwargs(
             kwargs["restarts"] = 2  # FAB's first run starts at x: only later runs draw
     if "norm" in params:
         kwargs["norm"] = norm
+    if info.takes("surrogate"):  # transfer: made on a copy of the CNN, in two runs, so the
+        # model is queried twice (the error-path tests fail its second pass)
+        kwargs.update(surrogate=zoo.load_model("mnist_cnn"), restarts=2)
     return kwargs
 
 

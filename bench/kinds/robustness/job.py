@@ -1,5 +1,7 @@
 """Robust accuracy vs eps for one model, attack and norm (``attacks.robust_accuracy``), with
-each example's outcome kept so the audit card can take the worst case over attacks."""
+each example's outcome kept so the audit card can take the worst case over attacks. A transfer
+attack's surrogate is named like the model (``surrogate = "mnist_cnn"``) and loaded the same
+way."""
 
 from __future__ import annotations
 
@@ -38,14 +40,17 @@ def run(
     eps: Budgets,
     batch_size: PositiveInt = 256,
     reuse: bool = True,
+    surrogate: Model | None = None,
     **settings: Any,
 ) -> JobOutput:
-    """``settings``: the attack's own (``steps``, ``rel_alpha``...), as the suite gave them."""
+    """``settings``: the attack's own (``steps``, ``rel_alpha``...), as the suite gave them.
+    ``surrogate``: the model a transfer attack makes its examples on (only for one)."""
     net = ctx.model(model, weights)
     x, y = ctx.sample(dataset, n, seed)
+    extra = {} if surrogate is None else {"surrogate": ctx.model(surrogate)}
     result = attacks.robust_accuracy(
         net, x, y, attack=attack, eps=eps, norm=norm, batch_size=batch_size, reuse=reuse,
-        generator=ctx.generator(seed), **settings,
+        generator=ctx.generator(seed), **extra, **settings,
     )
     base = {"model_label": net.label, "method": attack,
             "weights_sha256": ctx.weights_sha256(net)}
