@@ -22,7 +22,19 @@ once, and ``lambda`` is read off the segment that reaches ``|w.t - b|``. Where n
 the box reaches the hyperplane, every coordinate goes to its bound (the box's point nearest
 to the hyperplane), as in the paper.
 
-Measured: PENDING
+Measured on the first 100 mnist_cnn test digits (class-balanced; 98 classified right), 100
+steps, one run, against torchattacks.FAB (a port of the authors' code) with the same steps
+and a budget large enough that it returns every point it finds; median minimal norm over
+the 98, one CPU thread each (on a 2-core machine shared with other jobs, load 7 to 10: the
+seconds are inflated, their ratio less so):
+
+- L∞: ours 0.12011, torchattacks 0.12012; 98 of 98 fooled by both; 257 s vs 472 s.
+- L2: ours 1.6756, torchattacks 1.6756; 98 of 98 fooled by both; 330 s vs 505 s.
+
+Same norms: the same algorithm up to float rounding. Ours asks autograd for the input's
+gradient only, ``K - 1`` passes a step; torchattacks' ``backward`` runs ``K`` a step and
+also computes every parameter's gradient. Ours keeps the closest boundary as the passes
+come instead of holding the whole ``(N, K, D)`` Jacobian.
 """
 
 from __future__ import annotations
@@ -79,7 +91,7 @@ def box_projection(t: torch.Tensor, w: torch.Tensor, b: torch.Tensor, norm: str)
     need = gap.abs()
     hits = reach >= need[:, None]
     feasible = hits.any(dim=1)
-    k = hits.to(torch.int8).argmax(dim=1, keepdim=True)  # the first knot that reaches
+    k = hits.to(t.dtype).argmax(dim=1, keepdim=True)  # the first knot that reaches
     lam = (need - saturated.gather(1, k).squeeze(1)) / free.gather(1, k).squeeze(1).clamp_min(
         _TINY)
     move = torch.minimum(lam.clamp_min(0)[:, None] * speed, room)
@@ -136,7 +148,7 @@ def closest_boundary(
     return best_f, best_g
 
 
-def _random_start(x: torch.Tensor, radius: torch.Tensor, norm: str,
+def sphere_start(x: torch.Tensor, radius: torch.Tensor, norm: str,
                   generator: torch.Generator | None) -> torch.Tensor:
     """A random point at ``radius`` (per example) from ``x`` in the norm, clipped to the box:
     uniform noise scaled to that L∞ size, or a Gaussian direction scaled to that L2 size."""
@@ -242,7 +254,7 @@ def fab(
             else:
                 cap = found_norm if eps is None else found_norm.clamp(max=eps)
                 radius = torch.where(torch.isinf(cap), torch.full_like(cap, 2 * far), cap) / 2
-                start = _random_start(xs, radius, norm, generator)
+                start = sphere_start(xs, radius, norm, generator)
             _run(model, xs, ys, targeted, start, found, found_norm, steps=steps, norm=norm,
                  alpha_max=alpha_max, eta=eta, beta=beta)
         best[todo] = found

@@ -16,7 +16,7 @@ from torch import nn
 import attacks
 import zoo
 from attacks.common import NoGradientError, perturbation_norm
-from attacks.fab import box_projection
+from attacks.fab import box_projection, sphere_start
 
 N = 16
 
@@ -208,13 +208,22 @@ def test_linear_model_near_the_box_edge_finds_the_box_constrained_distance(norm)
 
 # --- mnist_cnn, against torchattacks -------------------------------------------------------------
 
-# Median minimal norm over the digits the model gets right (a failure counts as infinite),
-# ours and torchattacks.FAB (budget 1.0 L∞ / 100 L2, so it returns every point it finds; one
-# run, no random start) at the same steps, on the first 16 digits. Measured when written:
-#   linf, 10 steps: ours 0.XXX, torchattacks 0.XXX
-#   l2, 10 steps:   ours X.XXX, torchattacks X.XXX
-STEPS = 10
+# Median minimal norm over the digits the model gets right (a miss counts as infinite), ours
+# and torchattacks.FAB (budget 1.0 L∞ / 100 L2, so that it returns every point it finds; one
+# run, so no random start) at the same steps, on the first 16 digits. Measured when written:
+#   linf, 5 steps: ours 0.13095, torchattacks 0.13095; fooled 16 of 16 both
+#   l2, 5 steps:   ours 1.74199, torchattacks 1.74199; fooled 16 of 16 both
+# The same algorithm: the differences are float rounding (the module doc has 100 digits at
+# 100 steps). The tolerance, 2%, allows for a rounding that flips one digit's step.
+STEPS = 5
 REF = {"linf": ("Linf", 1.0), "l2": ("L2", 100.0)}
+
+
+@pytest.fixture(scope="module")
+def minimal(cnn, digits) -> dict[str, torch.Tensor]:
+    """Our answer without a budget, per norm (the budget tests reuse it)."""
+    x, y = digits
+    return {norm: attacks.fab(cnn, x, y, norm=norm, steps=STEPS) for norm in REF}
 
 
 def _median_norm(model, x, y, x_adv, norm) -> tuple[float, int]:
@@ -225,12 +234,11 @@ def _median_norm(model, x, y, x_adv, norm) -> tuple[float, int]:
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
-def test_as_small_as_torchattacks_fab(cnn, ref_cnn, digits, norm) -> None:
+def test_as_small_as_torchattacks_fab(cnn, ref_cnn, digits, minimal, norm) -> None:
     x, y = digits
-    ours = attacks.fab(cnn, x, y, norm=norm, steps=STEPS)
     name, big = REF[norm]
     theirs = torchattacks.FAB(ref_cnn, norm=name, eps=big, steps=STEPS, n_restarts=1)(x, y)
-    ours_median, ours_hits = _median_norm(cnn, x, y, ours, norm)
+    ours_median, ours_hits = _median_norm(cnn, x, y, minimal[norm], norm)
     ref_median, ref_hits = _median_norm(cnn, x, y, theirs, norm)
     assert ours_hits >= ref_hits
     assert ours_median <= 1.02 * ref_median, (ours_median, ref_median)
@@ -249,9 +257,10 @@ def test_targeted_reaches_the_targets(cnn, digits) -> None:
 # --- a minimal attack's budget -------------------------------------------------------------------
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
-def test_a_budget_keeps_the_points_inside_it_and_x_elsewhere(cnn, digits, norm) -> None:
+def test_a_budget_keeps_the_points_inside_it_and_x_elsewhere(cnn, digits, minimal,
+                                                             norm) -> None:
     x, y = digits
-    free = attacks.fab(cnn, x, y, norm=norm, steps=STEPS)
+    free = minimal[norm]
     size = perturbation_norm(free - x, norm)
     found = size > 0
     eps = float(size[found].median())
@@ -264,23 +273,46 @@ def test_a_budget_keeps_the_points_inside_it_and_x_elsewhere(cnn, digits, norm) 
 
 
 def test_an_example_already_misclassified_is_returned_as_is(cnn, mnist) -> None:
-    x, y = mnist
-    wrong = torch.nonzero(predict(cnn, x) != y).flatten()[:2]
+    x, y = mnist[0][:100], mnist[1][:100]
+    wrong = torch.nonzero(predict(cnn, x) != y).flatten()  # two of the first 100
+    assert wrong.numel() == 2
     batch = torch.cat([wrong, torch.arange(2)])
     x_adv = attacks.fab(cnn, x[batch], y[batch], steps=3)
     assert torch.equal(x_adv[:2], x[wrong])
     assert bool((x_adv[2:] != x[:2]).any())
+    # targeted: images already in their target class
+    assert torch.equal(attacks.fab(cnn, x[:3], predict(cnn, x[:3]), targeted=True), x[:3])
+
+
+def test_forward_passes_per_step(kit, cnn, digits) -> None:
+    """The clean pass, then per step one pass for the gradients and one to check the point."""
+    x, y = digits[0][:2], digits[1][:2]
+    for targeted, labels in ((False, y), (True, (y + 1) % 10)):
+        model = kit.CountingModel(cnn)
+        attacks.fab(model, x, labels, steps=3, restarts=2, targeted=targeted, generator=gen(0))
+        assert model.calls == 1 + 2 * 3 * 2
 
 
 def test_restarts_draw_from_the_generator(cnn, digits) -> None:
-    x, y = digits
-    one = attacks.fab(cnn, x, y, norm="l2", steps=3)
-    a, b, c = (attacks.fab(cnn, x, y, norm="l2", steps=3, restarts=2, generator=gen(s))
-               for s in (0, 0, 1))
+    """One step per run: L∞ FAB misses three of these eight digits in its first run (from
+    ``x``); the second run starts at a random point and finds points for some of them, which
+    the seed decides. A point the first run found is only ever replaced by a smaller one."""
+    x, y = digits[0][:8], digits[1][:8]
+    one = attacks.fab(cnn, x, y, steps=1)
+    a, b, c = (attacks.fab(cnn, x, y, steps=1, restarts=2, generator=gen(s)) for s in (0, 0, 1))
     assert torch.equal(a, b) and not torch.equal(a, c)
-    # a later run only ever replaces a point with a smaller one
-    assert bool((perturbation_norm(a - x, "l2") <= perturbation_norm(one - x, "l2") + 1e-6)
-                .all())
+    first = perturbation_norm(one - x, "linf")
+    kept = first > 0
+    assert bool((perturbation_norm(a - x, "linf")[kept] <= first[kept]).all())
+
+
+def test_the_random_start_lies_at_its_radius() -> None:
+    x = torch.full((3, 1, 4, 4), 0.5)
+    radius = torch.tensor([0.1, 0.2, 0.05])
+    for norm in ("linf", "l2"):
+        start = sphere_start(x, radius, norm, gen(0))
+        torch.testing.assert_close(perturbation_norm(start - x, norm), radius)
+        assert not torch.equal(start, sphere_start(x, radius, norm, gen(1)))
 
 
 def test_a_model_without_gradients_is_refused(cnn, digits) -> None:
