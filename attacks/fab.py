@@ -149,7 +149,7 @@ def closest_boundary(
 
 
 def sphere_start(x: torch.Tensor, radius: torch.Tensor, norm: str,
-                  generator: torch.Generator | None) -> torch.Tensor:
+                 generator: torch.Generator | None) -> torch.Tensor:
     """A random point at ``radius`` (per example) from ``x`` in the norm, clipped to the box:
     uniform noise scaled to that L∞ size, or a Gaussian direction scaled to that L2 size."""
     view = (-1,) + (1,) * (x.dim() - 1)

@@ -75,7 +75,9 @@ def _problems(seed: int, rows: int = 12, dim: int = 10) -> tuple[torch.Tensor, .
     t[:, :3] = torch.tensor([0.0, 1.0, 0.5], dtype=torch.float64)  # on the box's faces too
     w = torch.randn(rows, dim, generator=g, dtype=torch.float64)
     w[:, 2] = 0.0  # a pixel the hyperplane does not see
-    b = (w * t).sum(1) + torch.randn(rows, generator=g, dtype=torch.float64)
+    # offsets from small to beyond what the box can reach
+    spread = torch.linspace(0.5, 8.0, rows, dtype=torch.float64)
+    b = (w * t).sum(1) + torch.randn(rows, generator=g, dtype=torch.float64) * spread
     return t, w, b
 
 
@@ -91,12 +93,14 @@ def _linf_lp(t: np.ndarray, w: np.ndarray, b: float) -> float | None:
     return float(res.fun) if res.status == 0 else None
 
 
-def _l2_qp(t: np.ndarray, w: np.ndarray, b: float) -> float | None:
+def _l2_qp(t: np.ndarray, w: np.ndarray, b: float) -> np.ndarray | None:
+    """argmin ||d||_2 s.t. w.d = b - w.t, 0 <= t + d <= 1 (unique: the norm is strictly
+    convex)."""
     res = minimize(lambda d: d @ d, np.zeros_like(t), jac=lambda d: 2 * d, method="SLSQP",
                    bounds=[(-ti, 1 - ti) for ti in t],
                    constraints=[{"type": "eq", "fun": lambda d: w @ (t + d) - b,
                                  "jac": lambda d: w}], options={"ftol": 1e-15, "maxiter": 500})
-    return float(np.sqrt(res.fun)) if res.success else None
+    return res.x if res.success and abs(w @ (t + res.x) - b) < 1e-9 else None
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
@@ -110,13 +114,18 @@ def test_projection_is_the_exact_box_constrained_one(norm) -> None:
         assert float(z.min()) >= -1e-12 and float(z.max()) <= 1 + 1e-12
         assert float(d[i, 2]) == 0.0  # w_i = 0: untouched
         best = solve(t[i].numpy(), w[i].numpy(), float(b[i]))
-        if best is None:
+        if best is None:  # out of the box's reach: every seen coordinate at its bound
+            up = (w[i] > 0) == bool(b[i] > w[i] @ t[i])
+            corner = torch.where(w[i] == 0, t[i], up.to(t.dtype))
+            torch.testing.assert_close(z, corner, rtol=0, atol=1e-12)
             continue
         feasible += 1
         assert abs(float(w[i] @ z - b[i])) < 1e-9  # on the hyperplane
-        assert float(perturbation_norm(d[i : i + 1], norm)) == pytest.approx(best, rel=1e-6,
-                                                                             abs=1e-9)
-    assert feasible >= 6
+        if norm == "linf":  # the LP's optimum (its minimisers are many)
+            assert float(d[i].abs().max()) == pytest.approx(best, rel=1e-6, abs=1e-9)
+        else:  # the QP's minimiser itself
+            torch.testing.assert_close(d[i], torch.from_numpy(best), rtol=0, atol=1e-6)
+    assert 6 <= feasible < t.shape[0]
 
 
 def test_projection_where_the_box_misses_the_hyperplane_goes_to_its_corner() -> None:
@@ -196,8 +205,12 @@ def test_linear_model_near_the_box_edge_finds_the_box_constrained_distance(norm)
     y = predict(model, x)
     with torch.no_grad():
         f = float(model(x)[0, 1] - model(x)[0, 0])
-    solve = _linf_lp if norm == "linf" else _l2_qp
-    boxed = solve(x.flatten().numpy(), w.numpy(), float(x.flatten() @ w) - f)
+    t, plane = x.flatten().numpy(), float(x.flatten() @ w) - f
+    if norm == "linf":
+        boxed = _linf_lp(t, w.numpy(), plane)
+    else:
+        point = _l2_qp(t, w.numpy(), plane)
+        boxed = None if point is None else float(np.linalg.norm(point))
     free = abs(f) / float(w.norm(p=1 if norm == "linf" else 2))
     assert boxed is not None and boxed > 1.05 * free
     x_adv = attacks.fab(model, x, y, norm=norm, steps=20)
