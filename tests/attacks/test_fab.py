@@ -156,7 +156,7 @@ def _scalar_fab(steps: int, alpha_max: float = 0.1, eta: float = 1.05,
     """Algorithm 1 on a linear two-class model, away from the box's faces: every iterate is
     ``x + s d``, ``d`` the exact projection of ``x`` (``||d|| = 1`` here), so both projections
     are known in closed form: from the iterate ``(1 - s) d``, from ``x`` ``d``. Returns the
-    smallest ``s`` of an adversarial iterate (a step that lands on ``s >= 1``)."""
+    smallest ``s`` of an adversarial iterate (a step that lands beyond, ``s > 1``)."""
     s, best = 0.0, float("inf")
     for _ in range(steps):
         alpha = min(abs(1 - s) / (abs(1 - s) + 1), alpha_max)
