@@ -3,6 +3,7 @@ plus the lecture's linear arguments and the evaluation tools built on the attack
 
 from attacks.apgd import apgd
 from attacks.bim import bim
+from attacks.cw import cw
 from attacks.deepfool import deepfool
 from attacks.dimension import dimension_sweep, linear_model_shift
 from attacks.fab import fab
@@ -23,5 +24,5 @@ __all__ = [
     "linear_model_shift", "linear_toy", "list_attacks", "pgd", "register", "robust_accuracy",
     "square", "toy_table",
     "transfer",
-    "deepfool",
+    "cw", "deepfool",
 ]

@@ -67,8 +67,10 @@ def attack_kwargs(
         kwargs["generator"] = torch.Generator().manual_seed(seed)
         if info.minimal and info.takes("restarts"):
             kwargs["restarts"] = 2  # FAB's first run starts at x: only later runs draw
-    if "norm" in params:
-        kwargs["norm"] = norm
+    if info.takes("lr"):  # CW's Adam: a learning rate for a few steps, as alpha above
+        kwargs["lr"] = 0.5
+    if "norm" in params:  # an L2-only attack (CW) gets its norm
+        kwargs["norm"] = norm if norm in info.norms else info.norms[0]
     if info.takes("surrogate"):  # transfer: made on a copy of the CNN, in two runs, so the
         # model is queried twice (the error-path tests fail its second pass)
         kwargs.update(surrogate=zoo.load_model("mnist_cnn"), restarts=2)
