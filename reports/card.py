@@ -26,6 +26,7 @@ import pandas as pd
 from bench.kinds.agreement import KIND as AGREEMENT
 from bench.kinds.attribution import KIND as ATTRIBUTION
 from bench.kinds.attribution_calls import LEFT_OUT, MAP_LAYER
+from bench.kinds.minimal import KIND as MINIMAL
 from bench.kinds.quality import KIND as QUALITY
 from bench.kinds.quality.job import (
     DELETION_AUC,
@@ -173,10 +174,18 @@ def _model_entry(
     hashes = hashes[hashes != ""]
     dataset = info.get("dataset") or _first(
         c.get("dataset") for c in model_jobs["config"] if isinstance(c.get("dataset"), str))
-    rob = rows[rows["kind"] == ROBUSTNESS.name]
+    # minimal-perturbation jobs store their curve and per-example outcome in the same form
+    rob = rows[rows["kind"].isin([ROBUSTNESS.name, MINIMAL.name])]
     threat = info.get("threat") or {}
     robust = [robust_entry(rob, norm, float(eps), artifact)
               for norm, eps in _ordered(threat) if is_number(eps)]
+    sanity = _sanity_entry(rows[rows["kind"] == SANITY.name])
+    for r in robust:
+        if sanity and sanity["failed"] and (r["white_box"] is not None
+                                            or r["gradient_free_attacks"]):
+            # a white-box figure is no evidence of robustness: the card strikes it out (or,
+            # where the gradient attacks could not run at all, says why there is none)
+            r["masked"] = {"failed": sanity["failed"]}
     entry = {
         "key": key,
         "label": info.get("label") or (str(labels.iloc[0]) if len(labels) else None),
@@ -196,7 +205,7 @@ def _model_entry(
         "clean": _clean_entry(rob),
         "robust": robust,
         "robust_note": None if robust else "no standard eps recorded",
-        "sanity": _sanity_entry(rows[rows["kind"] == SANITY.name]),
+        "sanity": sanity,
         "attribution": _attribution_entries(rows),
         "mask_baseline": _mask_baseline(rows[rows["kind"] == QUALITY.name]),
         "cost": {
@@ -259,7 +268,8 @@ def _warnings(entry: dict[str, Any]) -> list[str]:
 
 
 def _clean_entry(rob: pd.DataFrame) -> dict[str, Any] | None:
-    """Clean accuracy of the robustness job with the largest sample."""
+    """Clean accuracy of the robustness (or minimal-perturbation) job with the largest
+    sample."""
     clean = rob[rob["metric"] == CLEAN_ACCURACY].dropna(subset=["value"])
     if clean.empty:
         return None

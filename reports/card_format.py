@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from bench.figures import NORM_TITLES
 from reports.card_common import format_eps, norm_key
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "card_markdown",
     "card_rows",
     "format_eps",
+    "masking_alerts",
 ]
 
 DASH = "–"
@@ -35,8 +37,11 @@ def _auc(value: float | None) -> str:
     return DASH if value is None else f"{value:.3f}"
 
 
-def _cell(text: object, status: str | None = None) -> dict[str, Any]:
-    return {"text": DASH if text is None or text == "" else str(text), "status": status}
+def _cell(text: object, status: str | None = None, struck: str | None = None
+          ) -> dict[str, Any]:
+    """A card cell; ``struck``: a figure shown crossed out before the text."""
+    return {"text": DASH if text is None or text == "" else str(text), "status": status,
+            "struck": struck}
 
 
 def _norms(models: list[dict[str, Any]]) -> list[str]:
@@ -77,7 +82,7 @@ def card_rows(card: dict[str, Any]) -> list[dict[str, Any]]:
     add("clean accuracy", lambda m: _cell(None if m["clean"] is None else
                                           f"{_pct(m['clean']['value'])} (n={m['clean']['n']})"))
     for norm in _norms(models):
-        add(f"robust accuracy ({norm})", lambda m, norm=norm: _cell(_robust_text(m, norm)))
+        add(f"robust accuracy ({norm})", lambda m, norm=norm: _robust_cell(m, norm))
         add(f"attacks ({norm})", lambda m, norm=norm: _cell(_attacks_text(m, norm)))
     if not _norms(models):
         add("robust accuracy", lambda m: _cell(m["robust_note"]))
@@ -125,6 +130,55 @@ def _robust_text(model: dict[str, Any], norm: str) -> str | None:
         return f"ε={format_eps(r['eps'])}: {r['note']}"
     text = f"{_pct(r['value'])} at ε={format_eps(r['eps'])} (n={r['n']})"
     return text if r["per_example"] else text + ", aggregate only"
+
+
+def _robust_cell(model: dict[str, Any], norm: str) -> dict[str, Any]:
+    """The robust-accuracy cell; where the gradients are masked, the white-box figure is
+    struck out and the worst case over the gradient-free attacks is the figure shown."""
+    r = _robust_of(model, norm)
+    if r is None or not r.get("masked"):
+        return _cell(_robust_text(model, norm))
+    struck = None if r["white_box"] is None else f"{_pct(r['white_box'])} white-box"
+    if not r["gradient_free_attacks"]:
+        return _cell("not meaningful: gradients are masked and no gradient-free attack ran "
+                     "(add Square, or a transfer attack)", "fail", struck)
+    return _cell(f"{_robust_text(model, norm)}, worst case incl. "
+                 f"{', '.join(r['gradient_free_attacks'])}", "fail", struck)
+
+
+def masking_alerts(card: dict[str, Any]) -> list[str]:
+    """One paragraph per model whose white-box figures the card strikes out, for the top of
+    the report: why, and what the attacks that need no gradient found instead."""
+    out = []
+    for m in card["models"]:
+        masked = [r for r in m["robust"] if r.get("masked")]
+        if not masked:
+            continue
+        text = (f"{m['label'] or m['key']}: the gradients are masked (failed sanity checks: "
+                f"{', '.join(masked[0]['masked']['failed'])}), so attacks that follow the "
+                "model's gradients cannot find the adversarial examples that exist, and their "
+                "robust accuracy says nothing about the model.")
+        for r in masked:
+            where = f"{NORM_TITLES.get(r['norm'], r['norm'])} ε={format_eps(r['eps'])}"
+            white = [a for a in r["attacks"] if a not in r["gradient_free_attacks"]]
+            free = (f"attacks that need no gradient of the model "
+                    f"({', '.join(r['gradient_free_attacks'])}) leave {_pct(r['gradient_free'])}")
+            if white and r["gradient_free_attacks"]:
+                text += (f" At {where} the gradient attacks ({', '.join(white)}) leave "
+                         f"{_pct(r['white_box'])} robust and {free}: the card shows the worst "
+                         f"case over all attacks, {_pct(r['value'])}, and strikes the "
+                         "white-box figure out.")
+            elif white:
+                text += (f" At {where} the gradient attacks ({', '.join(white)}) leave "
+                         f"{_pct(r['white_box'])} robust, but no attack that works without "
+                         "gradients ran there (add Square or a transfer attack), so the card "
+                         "has no meaningful figure.")
+            else:
+                text += (f" At {where} no gradient attack has a result (they cannot run on a "
+                         f"model without input gradients; see the failed jobs under Run); "
+                         f"{free}, the figure the card shows.")
+        out.append(text)
+    return out
 
 
 def _attacks_text(model: dict[str, Any], norm: str) -> str | None:
@@ -211,7 +265,8 @@ def card_markdown(card: dict[str, Any]) -> str:
     lines = [header, "", "| field | " + " | ".join(_md(n) for n in names) + " |",
              "|---|" + "---|" * len(models)]
     for row in card_rows(card):
-        cells = " | ".join(_md(c["text"]) for c in row["cells"])
+        cells = " | ".join((f"~~{_md(c['struck'])}~~ " if c.get("struck") else "")
+                           + _md(c["text"]) for c in row["cells"])
         lines.append(f"| {_md(row['field'])} | {cells} |")
     return "\n".join(lines) + "\n"
 
@@ -232,5 +287,6 @@ def card_context(card: dict[str, Any]) -> dict[str, Any]:
         "columns": [{"key": m["key"], "label": m["label"] or m["key"]} for m in card["models"]],
         "rows": card_rows(card),
         "skipped": [{"dataset": k, "files": v} for k, v in skipped.items()],
+        "alerts": masking_alerts(card),
         "markdown": card_markdown(card),
     }

@@ -1,6 +1,12 @@
 """Robust accuracy for the audit card: at one norm's standard eps, per example the worst case
 over every attack run on the same images (jobs of one dataset and seed share their images, a
 larger sample extending a smaller one), with each attack's own figure beside it.
+
+The worst case is also split by what the attacks use of the model (``AttackInfo.access``):
+``white_box`` over the attacks that need its input gradients, ``gradient_free`` over the
+others (score-based, transfer, ensembles with a score-based stage). Where the sanity checks
+say the gradients are masked, the card strikes the white-box figure out and shows the
+gradient-free one beside it (``reports.card``).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from attacks.registry import get_attack
 from bench.kinds.robustness.job import PER_EXAMPLE, ROBUST_ACCURACY
 from reports.card_common import (
     EPS_TOL,
@@ -47,7 +54,9 @@ def robust_entry(
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"norm": norm, "eps": eps, "value": None, "n": None, "attacks": [],
                              "per_attack": {}, "strongest": None, "per_example": None,
-                             "dataset": None, "seed": None, "note": None}
+                             "dataset": None, "seed": None, "note": None, "white_box": None,
+                             "gradient_free": None, "gradient_free_attacks": [],
+                             "masked": None}
     found = _jobs_at(rob, norm, eps)
     if not found:
         curve = rob[(rob["metric"] == ROBUST_ACCURACY) & (column(rob, "norm") == norm)]
@@ -68,33 +77,48 @@ def robust_entry(
     group = groups[best_key]
     entry["dataset"], entry["seed"] = best_key
     entry["attacks"] = sorted({j["attack"] for j in group})
+    white = [a for a in entry["attacks"] if white_box(a)]
+    free = [a for a in entry["attacks"] if not white_box(a)]
+    entry["gradient_free_attacks"] = free
     robust = _per_example(group, eps, artifact)
     if robust is None:
         entry["per_example"] = False
         per_attack = {a: min(j["value"] for j in group if j["attack"] == a)
                       for a in entry["attacks"]}
         entry["value"] = min(per_attack.values())
+        for key, names in (("white_box", white), ("gradient_free", free)):
+            entry[key] = min((per_attack[a] for a in names), default=None)
         ns = [j["n"] for j in group if j["n"] is not None]
         entry["n"] = min(ns) if ns else None
         entry["note"] = "aggregate rows only (no per-example results): minimum over attacks"
     else:
         entry["per_example"] = True
         n = min(len(r) for r in robust.values())
-        worst = np.ones(n, dtype=bool)
-        per_attack = {}
+        alone = {}
         for attack in entry["attacks"]:
-            alone = np.ones(n, dtype=bool)
+            alone[attack] = np.ones(n, dtype=bool)
             for job in group:
                 if job["attack"] == attack:
-                    alone &= robust[job["job_id"]][:n]
-            per_attack[attack] = float(alone.mean()) if n else None
-            worst &= alone
-        entry["value"] = float(worst.mean()) if n else None
+                    alone[attack] &= robust[job["job_id"]][:n]
+        per_attack = {a: float(v.mean()) if n else None for a, v in alone.items()}
+        for key, names in (("value", entry["attacks"]), ("white_box", white),
+                           ("gradient_free", free)):
+            if names and n:
+                entry[key] = float(np.logical_and.reduce([alone[a] for a in names]).mean())
         entry["n"] = n
     entry["per_attack"] = per_attack
     scored = [(v, a) for a, v in per_attack.items() if v is not None]
     entry["strongest"] = min(scored)[1] if scored else None
     return entry
+
+
+def white_box(attack: str) -> bool:
+    """Whether the attack ``attack`` names needs the model's input gradients; an attack this
+    process does not know (a user's, in a stored run) counts as white-box."""
+    try:
+        return get_attack(attack).white_box
+    except KeyError:
+        return True
 
 
 def _per_example(

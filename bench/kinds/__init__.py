@@ -12,6 +12,7 @@ from bench.kinds import stress  # noqa: F401
 from bench.kinds import toy  # noqa: F401
 from bench.kinds import dimension  # noqa: F401
 from bench.kinds import robustness  # noqa: F401
+from bench.kinds import minimal  # noqa: F401
 from bench.kinds import examples  # noqa: F401
 from bench.kinds import fooling  # noqa: F401
 from bench.kinds import sanity  # noqa: F401

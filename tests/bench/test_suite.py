@@ -87,7 +87,8 @@ def test_shipped_suites_keep_their_job_ids() -> None:
     # one alters what a resumed run skips and what compares across runs, so it must be meant.
     # Re-pinned when occlusion's suite defaults became fractions of the image side (window
     # 4 px, stride 2 -> rel_window 0.15, rel_stride 0.075): the 15 attribution, agreement
-    # and quality jobs changed id, no other job did.
+    # and quality jobs changed id, no other job did. Extended when the minimal kind's tasks
+    # were added (13 new ids, all of them minimal jobs; every earlier id kept).
     pinned = json.loads((Path(__file__).parent / "data" / "job_ids.json").read_text())
     for name, ids in pinned.items():
         assert sorted(job.id for job in load_suite(name).jobs) == sorted(ids)

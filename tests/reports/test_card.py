@@ -279,7 +279,10 @@ def test_report_shows_the_card_escaped_with_badges_and_skipped_files(full_run: P
     assert "&lt;i&gt;Model&lt;/i&gt; M" in card and "<i>Model</i>" not in card
     assert '<span class="badge fail">2/3 passed; failed: monotone_in_eps</span>' in card
     assert "20.0% at ε=8/255" not in card  # the pgd job alone: 3/5
-    assert "60.0% at ε=8/255 (n=5)" in card
+    # a failed sanity check: the white-box figure is struck out, and no gradient-free
+    # attack ran to give a meaningful one
+    assert '<del class="struck">60.0% white-box</del>' in card
+    assert "no gradient-free attack ran" in card and 'class="note alert"' in card
     assert "<code>cats/&lt;x&gt;.png</code>" in card and "cannot identify image" in card
     assert "dogs/b.jpg" in card and "<x>.png" not in card
 
@@ -378,3 +381,58 @@ def test_left_out_methods_and_grad_cams_layer(tmp_path: Path) -> None:
     assert "| attribution: grad_cam | layer f.3, deletion AUC↓ 0.250, insertion AUC↑ 0.500 |" in md
     assert f"| attribution: guided_backprop | left out: {reason} |" in md
     assert f"| attribution: deconvnet | left out: {reason} |" in md
+
+
+def write_failed_sanity(store: Store, model: str, failed: list[str]) -> Job:
+    job = Job("sanity", {"model": model, "dataset": "d", "n": 5, "seed": 0, "eps": EPS_8})
+    rows = [{"metric": "passed", "value": 0.0 if name in failed else 1.0, "check": name,
+             "detail": "", "method": "carlini_checks"}
+            for name in ("gradients_exist", "pgd_at_least_fgsm", *failed)]
+    store.write_job(job, JobOutput(rows=rows), seconds=1.0,
+                    provenance={"device": "cpu", "finished_at": FINISHED})
+    return job
+
+
+def test_masked_gradients_strike_the_white_box_figure_out(tmp_path: Path) -> None:
+    with Store(tmp_path) as s:
+        # the gradient attacks keep 4 of 5 (masked), Square fools all but example 3
+        pgd = write_robustness(s, "m", "pgd", [T, T, T, T, F], [-1, -1, -1, -1, -1])
+        apgd = write_robustness(s, "m", "apgd", [T, T, T, T, F], [-1, 2, -1, -1, -1])
+        square = write_robustness(s, "m", "square", [T, T, T, T, F], [1, 1, 0, -1, -1])
+        sanity = write_failed_sanity(s, "m", ["gradients_exist", "black_box_not_stronger"])
+        write_meta(s, [pgd, apgd, square, sanity], models={"m": model_meta()},
+                   datasets={"d": dataset_meta()})
+    card = audit_card(tmp_path)
+    r = robust_of(card, "m")
+    assert r["white_box"] == pytest.approx(0.8) and r["gradient_free"] == pytest.approx(0.2)
+    assert r["value"] == pytest.approx(0.2) and r["gradient_free_attacks"] == ["square"]
+    assert r["masked"] == {"failed": ["gradients_exist", "black_box_not_stronger"]}
+    md = card_markdown(card)
+    assert ("| robust accuracy (linf) | ~~80.0% white-box~~ 20.0% at ε=8/255 (n=5), worst "
+            "case incl. square |") in md
+    page = build_report(tmp_path).read_text(encoding="utf-8")
+    assert '<del class="struck">80.0% white-box</del>' in page
+    alert = page.split('<div class="note alert">', 1)[1].split("</div>", 1)[0]
+    assert "Label of m" not in alert and "the gradients are masked" in alert
+    assert "(failed sanity checks: gradients_exist, black_box_not_stronger)" in alert
+    assert "(apgd, pgd) leave 80.0% robust" in alert and "(square) leave 20.0%" in alert
+    assert page.index("note alert") < page.index('<table class="card">')
+
+
+def test_sound_models_keep_their_figure_and_get_no_alert(worst_case_run: Path) -> None:
+    card = audit_card(worst_case_run)
+    r = robust_of(card, "m")
+    assert r["masked"] is None and r["white_box"] == pytest.approx(0.2)
+    assert r["gradient_free"] is None
+    page = build_report(worst_case_run).read_text(encoding="utf-8")
+    assert "note alert" not in page.split("</style>", 1)[1] and "<del" not in page
+
+
+def test_without_a_gradient_free_attack_a_masked_model_has_no_figure(tmp_path: Path) -> None:
+    with Store(tmp_path) as s:
+        pgd = write_robustness(s, "m", "pgd", [T, T, T, T, F], [-1, -1, -1, -1, -1])
+        sanity = write_failed_sanity(s, "m", ["gradients_exist"])
+        write_meta(s, [pgd, sanity], models={"m": model_meta()}, datasets={"d": dataset_meta()})
+    md = card_markdown(audit_card(tmp_path))
+    assert ("~~80.0% white-box~~ not meaningful: gradients are masked and no gradient-free "
+            "attack ran") in md

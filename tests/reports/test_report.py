@@ -14,7 +14,7 @@ from bench.store import load, load_jobs
 from reports import build_report
 
 SECTIONS = ("run", "representation", "attribution", "agreement", "quality", "gallery",
-            "stress", "toy", "dimension", "robustness", "examples", "fooling", "sanity",
+            "stress", "toy", "dimension", "robustness", "minimal", "examples", "fooling", "sanity",
             "timing")
 
 
