@@ -44,6 +44,8 @@ machine under a load of about 8 (the seconds are loose):
   fool 6, median L2 2.2573 both (10 s, 12 s).
 - 100 steps are too few for the binary search to help at ``lr=0.01``: from ``c=1e-3``,
   5 x 100 steps fooled 6 of those 31 digits (median L2 1.68, 31 s).
+- The binary search from ``c=1e-3``, 5 x 300 steps (at most 1,500 per digit), on the 100:
+  fooled 98/98, median L2 1.73, 255 s.
 """
 
 from __future__ import annotations
