@@ -181,8 +181,9 @@ def check_config(kind: Kind, config: dict[str, Any], defs: Definitions) -> dict[
 
 
 def check_param(param: Param, value: object, key: str, defs: Definitions) -> Any:
-    if marker(param, ModelName) is not None:
-        dataset_of(param.check(value, key), defs)  # a model the suite can audit
+    if param.has(ModelName):  # also ``Model | None``: a model the suite can audit
+        if value is not None:
+            dataset_of(param.check(value, key), defs)
         return value
     if marker(param, DatasetName) is not None:
         return value if value in defs.data else check_dataset(param.check(value, key))

@@ -197,10 +197,10 @@ def handed_over(kind: Kind) -> dict[str, list[str]]:
     return out
 
 
-def _hand_over(kind: Kind, config: dict[str, Any], defs: Definitions) -> dict[str, Any]:
+def _hand_over(kind: Kind, config: dict[str, Any]) -> dict[str, Any]:
     """The job config with each handed-over parameter (``handed_over``) kept where one of its
     methods takes it and dropped elsewhere; ``ValueError`` when a method needs one the task
-    does not give, or when it names a model of another dataset than the job's model."""
+    does not give."""
     methods = schema.named_methods(kind, config)
     out = dict(config)
     for key in handed_over(kind):
@@ -214,14 +214,8 @@ def _hand_over(kind: Kind, config: dict[str, Any], defs: Definitions) -> dict[st
             continue
         if not takers:
             out.pop(key)
-            continue
-        if kind.params[key].has(schema.ModelName) and "model" in out:
-            theirs, ours = (schema.dataset_of(value, defs),
-                            schema.dataset_of(out["model"], defs))
-            if theirs != ours:
-                raise ValueError(f"{key} {value!r} is a model of {theirs!r}, the model "
-                                 f"{out['model']!r} one of {ours!r}: they must take the same "
-                                 "images and classes")
+    # a surrogate may have been trained on other data: what matters is that it takes the
+    # same images and gives the same classes, which preflight checks on the loaded models
     return out
 
 
@@ -236,7 +230,7 @@ def _expand(kind: Kind, params: dict[str, Any], where: str, defs: Definitions) -
         try:
             fitted = schema.fit(kind, schema.check_config(kind, config, defs))
             if fitted is not None:
-                fitted = _hand_over(kind, fitted, defs)
+                fitted = _hand_over(kind, fitted)
         except (ValueError, KeyError) as err:
             message = err.args[0] if err.args else str(err)
             raise SuiteError(f"{where}: {message}") from None
