@@ -58,6 +58,8 @@ def call(family: str, name: str, model: nn.Module) -> Callable[[], Any]:
         kwargs = zoo.params.resolve(info.params, budget(family, info, SIDE, True),
                                     {"eps": EPS["linf"]})
         target = (y + 1) % 10 if info.targeted_only else y
+        if "surrogate" in info.params:  # transfer: made on the model itself, also guarded
+            kwargs["surrogate"] = model
         return lambda: info(model, x, target, eps=EPS["linf"], **kwargs)
     if family == "attribution":
         info = attribution.get_method(name)
