@@ -49,7 +49,8 @@ def check_surrogate(model: nn.Module, surrogate: object,
     return surrogate
 
 
-@register("transfer", paper="Papernot et al. 2016", protocol=("surrogate",))
+@register("transfer", paper="Papernot et al. 2016", protocol=("surrogate",),
+          access="surrogate")
 def transfer(
     model: nn.Module,
     x: torch.Tensor,
