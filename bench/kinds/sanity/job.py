@@ -24,13 +24,17 @@ def run(
     eps: NonNegative,
     eps_grid: Budgets,
     steps: PositiveInt = 40,
+    surrogate: Model | None = None,
 ) -> JobOutput:
     """Every check on ``n`` test images; ``eps``: the budget the checks attack at,
-    ``eps_grid``: the budgets of the monotonicity check."""
+    ``eps_grid``: the budgets of the monotonicity check; ``surrogate``: a model on the same
+    data whose PGD examples must not fool ``model`` more than its own do (the transfer check
+    runs only with one)."""
     net = ctx.model(model, weights)
     x, y = ctx.sample(dataset, n, seed)
+    other = ctx.model(surrogate) if surrogate is not None else None
     checks = attacks.carlini_checks(net, x, y, eps=eps, eps_grid=eps_grid, steps=steps,
-                                    generator=ctx.generator(seed))
+                                    generator=ctx.generator(seed), surrogate=other)
     base = {"model_label": net.label, "method": METHOD}
     rows = []
     for check in checks:

@@ -158,10 +158,10 @@ def test_sanity_rows_and_section_list_the_checks(run: tuple[Path, pd.DataFrame, 
     _, df, html = run
     sanity = of(df, "sanity")
     checks = sanity.loc[sanity["metric"] == PASSED, "check"].tolist()
-    assert len(checks) == 6 and set(sanity["metric"]) <= {PASSED, CHECK_VALUE}
+    assert len(checks) == 8 and set(sanity["metric"]) <= {PASSED, CHECK_VALUE}
     part = section_html(html, "sanity")
     assert all(f'<td class="l">{name}</td>' in part for name in checks)
-    assert re.search(r"mnist_logreg · \d of 6 passed", part)
+    assert re.search(r"mnist_logreg · \d of 8 passed", part)
 
 
 def test_captions_count_what_is_shown() -> None:
