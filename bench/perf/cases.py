@@ -32,9 +32,13 @@ NATIVE_SIDE = 28  # windows in pixels (``Pixels``) are as the suite gives them a
 REL_SIDE = 0.25  # a required size relative to the image's side that has no suite default
 QUICK_SIDE = 0.5  # quick mode: such a size is half the side
 
-# the torchattacks counterpart of an attack, per norm (``fool`` is targeted-only: none)
+# the torchattacks counterpart of an attack, per norm (``fool`` is targeted-only: none;
+# torchattacks has no L∞ DeepFool, no transfer attack)
 TORCHATTACKS = {("fgsm", "linf"): "FGSM", ("bim", "linf"): "BIM", ("pgd", "linf"): "PGD",
-                ("pgd", "l2"): "PGDL2", ("apgd", "linf"): "APGD", ("apgd", "l2"): "APGD"}
+                ("pgd", "l2"): "PGDL2", ("apgd", "linf"): "APGD", ("apgd", "l2"): "APGD",
+                ("square", "linf"): "Square", ("square", "l2"): "Square",
+                ("fab", "linf"): "FAB", ("fab", "l2"): "FAB", ("deepfool", "l2"): "DeepFool",
+                ("cw", "l2"): "CW"}
 
 SHIPPED = (("mnist_logreg", 28), ("mnist_cnn", 28), ("shapes_cnn", 32))
 TORCHVISION = ("tv:resnet18", "tv:vgg11")

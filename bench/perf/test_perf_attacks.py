@@ -43,9 +43,22 @@ def reference_fn(case: Case, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     kwargs: dict[str, Any] = {k: v for k, v in ours.items() if k in ("eps", "alpha", "steps")}
     if name in ("PGD", "PGDL2"):
         kwargs["random_start"] = ours["random_start"]
+    norm = {"linf": "Linf", "l2": "L2"}[case.norm]
     if name == "APGD":
-        kwargs.update(norm={"linf": "Linf", "l2": "L2"}[case.norm], n_restarts=ours["restarts"],
-                      loss=ours["loss"], seed=0)
+        kwargs.update(norm=norm, n_restarts=ours["restarts"], loss=ours["loss"], seed=0)
+    if name == "Square":  # ours: the margin loss untargeted, as torchattacks'
+        kwargs = {"eps": ours["eps"], "norm": norm, "n_queries": ours["queries"],
+                  "n_restarts": ours["restarts"], "p_init": ours["p_init"], "loss": "margin",
+                  "seed": 0}
+    if name == "FAB":
+        kwargs.update(norm=norm, n_restarts=ours["restarts"], alpha_max=ours["alpha_max"],
+                      eta=ours["eta"], beta=ours["beta"], seed=0,
+                      n_classes=num_classes(model) or 10)
+    if name == "DeepFool":
+        kwargs = {"steps": ours["steps"], "overshoot": ours["overshoot"]}
+    if name == "CW":  # no binary search there: one constant for all of ours' Adam steps
+        kwargs = {"c": ours["c"], "kappa": ours["confidence"], "lr": ours["lr"],
+                  "steps": ours["steps"] * ours["binary_steps"]}
     attack = getattr(torchattacks, name)(model, **kwargs)
     devices = [x.device] if x.device.type == "cuda" else []
 
