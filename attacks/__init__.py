@@ -2,6 +2,7 @@
 plus the lecture's linear arguments and the evaluation tools built on the attacks."""
 
 from attacks.apgd import apgd
+from attacks.autoattack import StandardEvaluation, autoattack, standard_evaluation
 from attacks.bim import bim
 from attacks.cw import cw
 from attacks.deepfool import deepfool
@@ -25,4 +26,5 @@ __all__ = [
     "square", "toy_table",
     "transfer",
     "cw", "deepfool",
+    "StandardEvaluation", "autoattack", "standard_evaluation",
 ]
