@@ -31,11 +31,17 @@ LAYERED_KINDS = ("representation", "gallery")
 #: the quick audit's samples are sized for images of up to this side; above it they shrink
 #: with the pixel count (``quick_count``), down to ``MIN_QUICK_IMAGES``
 QUICK_SIDE, MIN_QUICK_IMAGES = 64, 8
+#: the surrogate of the transfer attack on an MNIST-shaped model (one channel, 28 px, ten
+#: classes) when ``--surrogate`` names none: the shipped CNN, trained on MNIST
+MNIST_SURROGATE = "mnist_cnn"
+#: the kinds that take a surrogate model (robustness: the transfer attack; sanity: the check
+#: that transfer is not stronger than the white-box attack)
+SURROGATE_KINDS = ("robustness", "sanity")
 
 
 def audit_tasks(
     model: str, *, side: int, num_classes: int, threat: dict[str, float], quick: bool,
-    layered: bool = True,
+    layered: bool = True, surrogate: str | None = None,
 ) -> list[dict[str, Any]]:
     """The tasks of an audit of ``model``: ``suites/audit/full.toml`` or ``quick.toml``,
     aimed at the model, its eps values scaled to the standard budgets ``threat``, the image
@@ -46,6 +52,9 @@ def audit_tasks(
     suite's description says so) and only class models are stress-tested.
 
     In the quick audit the samples (``n``) follow the side: ``quick_count``.
+
+    ``surrogate``: the model the transfer attack is made on (and the sanity check compares
+    with); without one the transfer tasks are left out.
     """
     template = TEMPLATES / ("quick.toml" if quick else "full.toml")
     tasks = []
@@ -54,6 +63,11 @@ def audit_tasks(
         if not layered and kind in LAYERED_KINDS:
             continue
         task = {"kind": kind, "model": model, **task}
+        if task.get("attack") == "transfer" and surrogate is None:
+            continue
+        if surrogate is not None and kind in SURROGATE_KINDS and (
+                kind != "robustness" or task.get("attack") == "transfer"):
+            task["surrogate"] = surrogate
         norm = task.pop("eps_scale", None)
         if norm is not None:
             for key in ("eps", "eps_grid"):
@@ -88,7 +102,8 @@ def _scaled(value: float | list[float], budget: float) -> float | list[float]:
 def audit_suite_text(
     *, name: str, seed: int, model: str, model_table: dict[str, Any],
     data_table: dict[str, Any] | None, tasks: list[dict[str, Any]], command: str,
-    layered: bool = True,
+    layered: bool = True, surrogate: str | None = None,
+    surrogate_table: dict[str, Any] | None = None, surrogate_chosen: bool = False,
 ) -> str:
     """The suite file: a comment saying how it was made, the tables, then the tasks."""
     description = f"Audit of {model}: every job kind on your model."
@@ -98,8 +113,17 @@ def audit_suite_text(
             "graph), so the representation views, the gallery and the layer-aimed generative "
             "methods are left out; Grad-CAM, guided backprop and deconvnet apply only where "
             "their layers are found. Load the model from its Python factory to audit those.")
-    raw = {"name": name, "description": description, "seed": seed,
-           "models": {model: model_table},
+    if surrogate is None:
+        description += (" No surrogate model was given, so the transfer attack is left out "
+                        "(auditbench run --surrogate SPEC adds it).")
+    else:
+        description += f" The transfer attack is made on {surrogate}" + (
+            " (the shipped MNIST CNN, for an MNIST-shaped model; --surrogate names another)."
+            if surrogate_chosen else ".")
+    models = {model: model_table}
+    if surrogate is not None and surrogate_table is not None:
+        models[surrogate] = surrogate_table
+    raw = {"name": name, "description": description, "seed": seed, "models": models,
            "data": {model_table["data"]: data_table} if data_table is not None else {},
            "task": tasks}
     return (f"# Written by: {command}\n"
@@ -122,8 +146,22 @@ class AuditRequest:
     per_class: int | None = None
     eps_linf: float | None = None
     eps_l2: float | None = None
+    surrogate: str | None = None
     quick: bool = False
     seed: int = 0
+
+
+def named_directly(spec: str) -> bool:
+    """A model a suite names without a table: a shipped one or ``tv:<arch>``."""
+    return spec in zoo.list_models() or spec.startswith("tv:")
+
+
+def default_surrogate(input_shape: tuple[int, ...], num_classes: int | None) -> str | None:
+    """The transfer attack's surrogate when none is given: ``MNIST_SURROGATE`` for an
+    MNIST-shaped model, else none (no shipped model takes the images)."""
+    if tuple(input_shape) == (1, 28, 28) and num_classes == 10:
+        return MNIST_SURROGATE
+    return None
 
 
 def model_key(spec: str) -> str:
@@ -170,21 +208,35 @@ def write_audit_suite(request: AuditRequest, out_dir: Path, command: str) -> Pat
     }
     folder = {"root": request.data, "labels_csv": request.labels_csv,
               "per_class": request.per_class}
+    tables = {key: _given(given)}
+    surrogate = request.surrogate
+    if surrogate is not None and not named_directly(surrogate):
+        # a file, module or export: a table of its own, taking the images of the model
+        surrogate = f"{model_key(surrogate)}_surrogate"
+        tables[surrogate] = _given({"source": request.surrogate, "input_size": input_size,
+                                    "data": given["data"]})
     # the same checks and path resolution (against the working directory) as a suite file's
     defs = parse_definitions(
-        {key: _given(given)}, {"images": _given(folder)} if request.data is not None else {},
+        tables, {"images": _given(folder)} if request.data is not None else {},
         base=Path.cwd(), where="--model", registered=set(zoo.list_models()))
     definition = defs.models[key]
     dataset = dataset_of(key, defs)
     model = load_defined_model(definition)
     threat, _ = standard_eps(dataset, model.input_shape, definition)
     layered = bool(zoo.feature_layers(model))
+    chosen = surrogate is None
+    if chosen:
+        surrogate = default_surrogate(model.input_shape, model.num_classes)
     tasks = audit_tasks(key, side=model.input_shape[-1], num_classes=model.num_classes,
-                        threat=threat, quick=request.quick, layered=layered)
+                        threat=threat, quick=request.quick, layered=layered,
+                        surrogate=surrogate)
     data_table = _table(defs.data["images"]) if request.data is not None else None
+    surrogate_table = _table(defs.models[surrogate]) if surrogate in defs.models else None
     text = audit_suite_text(name=f"{key}-audit", seed=request.seed, model=key,
                             model_table=_table(definition), data_table=data_table,
-                            tasks=tasks, command=command, layered=layered)
+                            tasks=tasks, command=command, layered=layered,
+                            surrogate=surrogate, surrogate_table=surrogate_table,
+                            surrogate_chosen=chosen)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "audit.toml"
     path.write_text(text, encoding="utf-8")

@@ -62,6 +62,10 @@ def add_parser(sub: Any) -> None:
                           "64 px, 4/255 above)")
     own.add_argument("--eps-l2", type=float, metavar="EPS",
                      help="standard L2 budget (default 2.0, 0.5, 3.0 likewise)")
+    own.add_argument("--surrogate", metavar="SPEC",
+                     help="a second model (any --model SPEC, e.g. a shipped one) that the "
+                          "transfer attack makes its adversarial examples on; default for an "
+                          "MNIST-shaped model: the shipped mnist_cnn, otherwise none")
     own.add_argument("--quick", action="store_true", help="the quick version of the audit")
 
 
@@ -74,7 +78,7 @@ def output_choice(value: str) -> int | str:
 
 
 OWN_MODEL_FLAGS = ("weights", "mean", "std", "input_size", "class_names", "output", "data",
-                   "labels_csv", "per_class", "eps_linf", "eps_l2", "quick")
+                   "labels_csv", "per_class", "eps_linf", "eps_l2", "surrogate", "quick")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -17,8 +17,10 @@ from torch import nn
 
 import zoo
 from auditbench.cli import main
+from bench.audit import AuditRequest, write_audit_suite
 from bench.definitions import ModelDef, parse_definitions
 from bench.store import load, load_jobs, load_meta, load_perf
+from bench.suite import Suite, load_suite
 from bench.user_assets import load_defined_model
 
 PHOTO_CLASSES = ("cat", "coffee", "rocket")
@@ -345,3 +347,48 @@ def test_exported_program_audit(tmp_path: Path, capsys: pytest.CaptureFixture[st
     df = load(out)
     clean = df[(df["kind"] == "robustness") & (df["metric"] == "clean_accuracy")]["value"]
     assert float(clean.min()) > 0.8  # the shipped CNN's digits, read through the export
+
+
+# --- the transfer attack's surrogate ---------------------------------------------------------
+
+
+def audit_suite_of(args: list[str], small_folder: Path, tmp_path: Path) -> Suite:
+
+    request = AuditRequest(model=FACTORY, input_size=[32], data=str(small_folder), quick=True,
+                           **dict(zip(args[::2], args[1::2], strict=True)))
+    return load_suite(write_audit_suite(request, tmp_path, "test"))
+
+
+def test_without_a_surrogate_the_transfer_attack_is_left_out_and_said_so(
+    small_folder: Path, tmp_path: Path,
+) -> None:
+    suite = audit_suite_of([], small_folder, tmp_path)
+    assert not [j for j in suite.jobs if j.params.get("attack") == "transfer"]
+    assert "transfer attack is left out (auditbench run --surrogate SPEC adds it)" in (
+        suite.description)
+
+
+def test_a_surrogate_factory_gets_a_table_and_feeds_transfer_and_sanity(
+    small_folder: Path, tmp_path: Path,
+) -> None:
+    suite = audit_suite_of(["surrogate", FACTORY], small_folder, tmp_path)
+    name = "test_own_model_audit_tiny_net_surrogate"
+    transfer = [j for j in suite.jobs if j.params.get("attack") == "transfer"]
+    assert len(transfer) == 1 and transfer[0].params["surrogate"] == name
+    sanity = [j for j in suite.jobs if j.kind == "sanity"]
+    assert sanity and all(j.params["surrogate"] == name for j in sanity)
+    others = [j for j in suite.jobs if j.kind == "robustness" and j not in transfer]
+    assert others and all("surrogate" not in j.params for j in others)
+    text = (tmp_path / "audit.toml").read_text(encoding="utf-8")
+    assert f"[models.{name}]" in text and "made on " + name in text
+
+
+def test_a_surrogate_that_takes_other_images_stops_before_any_job(
+    small_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, _, err = run(["--model", FACTORY, "--input-size", "32", "--data", str(small_folder),
+                          "--surrogate", "mnist_cnn", "--quick", "--out", str(tmp_path / "r")],
+                         capsys)
+    assert status == 2 and err.count("\n") == 1
+    assert "surrogate 'mnist_cnn'" in err and "10 classes and input size (1, 28, 28)" in err
+    assert not (tmp_path / "r" / "results.sqlite").exists()
