@@ -140,8 +140,8 @@ def test_a_point_outside_the_ball_does_not_count(monkeypatch) -> None:
 # Measured when written: the table in attacks/autoattack.py's docstring (mnist_cnn_at, the first
 # 200 digits, L∞ eps 0.3, one CPU thread). The standard version and torchattacks' each take
 # minutes of CPU there (Square's 5,000 queries on every digit still standing dominate), hence
-# ``slow``. Measured without FAB-T: ours 162 robust of 200, torchattacks' 163 (383 CPU
-# seconds); the margin is one digit.
+# ``slow``. Measured: ours 162 robust of 200 (about 710 CPU seconds), torchattacks' 163 (383);
+# the margin is one digit.
 
 
 @pytest.fixture(scope="module")
