@@ -25,7 +25,9 @@ from bench.schema import setting_columns
 ROW_KEYS = ("model_label", "method", "weights_sha256", "eps")
 #: the kind's parameters that tell two curves of one model, norm and attack apart
 CURVE_PARAMS = ("n", "seed", "weights", "batch_size", "reuse")
-KNOWN = ("fgsm", "bim", "pgd", "apgd")  # weakest first, so a legend reads as escalation
+#: legend order: the gradient attacks weakest first, then those that need no gradient of the
+#: model, then the ensemble
+KNOWN = ("fgsm", "bim", "pgd", "apgd", "transfer", "square", "autoattack")
 
 
 def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
@@ -74,7 +76,7 @@ def _norm_part(part: pd.DataFrame, norm: str, labels: dict[str, str], settings: 
 
 
 def attack_rank(name: str) -> tuple[int, str]:
-    """Weakest first, so the legend reads as escalation: FGSM, BIM, PGD, APGD, others."""
+    """``KNOWN``'s order, so the legend reads as escalation; others after, by name."""
     return (KNOWN.index(name) if name in KNOWN else len(KNOWN), name)
 
 
