@@ -175,7 +175,7 @@ def masking_alerts(card: dict[str, Any]) -> list[str]:
                          "has no meaningful figure.")
             else:
                 text += (f" At {where} no gradient attack has a result (they cannot run on a "
-                         f"model without input gradients; see the failed jobs under Run); "
+                         f"model without input gradients: see the robustness section); "
                          f"{free}, the figure the card shows.")
         out.append(text)
     return out

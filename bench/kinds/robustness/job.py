@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import numpy as np
 
 import attacks
-from attacks.common import Norm
+from attacks.common import NoGradientError, Norm
 from attacks.registry import ATTACKS
 from attacks.robust_accuracy import untargeted
 from bench.context import RunContext
@@ -25,6 +25,7 @@ GRADIENT_PASSES = "gradient_passes"
 FORWARD_PASSES = "forward_passes"
 ATTACK_SECONDS = "attack_seconds"
 PER_EXAMPLE = "per_example"  # the artifact: eps grid, clean_correct, fooled_at
+LEFT_OUT = "left_out"  # a white-box attack on a model without input gradients, with ``reason``
 
 
 def run(
@@ -48,12 +49,17 @@ def run(
     net = ctx.model(model, weights)
     x, y = ctx.sample(dataset, n, seed)
     extra = {} if surrogate is None else {"surrogate": ctx.model(surrogate)}
-    result = attacks.robust_accuracy(
-        net, x, y, attack=attack, eps=eps, norm=norm, batch_size=batch_size, reuse=reuse,
-        generator=ctx.generator(seed), **extra, **settings,
-    )
     base = {"model_label": net.label, "method": attack,
             "weights_sha256": ctx.weights_sha256(net)}
+    try:
+        result = attacks.robust_accuracy(
+            net, x, y, attack=attack, eps=eps, norm=norm, batch_size=batch_size, reuse=reuse,
+            generator=ctx.generator(seed), **extra, **settings,
+        )
+    except NoGradientError as err:
+        # not a failure of the run: the attack does not apply to this model, and why is
+        # the finding (the card and the sanity checks say what it means)
+        return JobOutput([{**base, "metric": LEFT_OUT, "value": None, "reason": str(err)}])
     raw = result.raw_accuracy or (None,) * len(result.eps)  # None on the reuse fast path
     rows = []
     for e, acc, raw_acc in zip(result.eps, result.accuracy, raw, strict=True):

@@ -17,6 +17,7 @@ from bench.kinds.robustness.job import (
     ATTACK_SECONDS,
     CLEAN_ACCURACY,
     GRADIENT_PASSES,
+    LEFT_OUT,
     ROBUST_ACCURACY,
 )
 from bench.schema import setting_columns
@@ -39,8 +40,19 @@ def build(rows: pd.DataFrame, artifact: ArtifactLoader) -> list[dict[str, Any]]:
     attack_order = sorted(rows["method"].unique(), key=attack_rank)
     norms = sorted(rows["norm"].unique(),
                    key=lambda n: list(NORM_TITLES).index(n) if n in NORM_TITLES else 99)
-    return [_norm_part(rows[rows["norm"] == norm], norm, labels, settings, attack_order)
-            for norm in norms]
+    left = rows["metric"] == LEFT_OUT
+    parts = []
+    for norm in norms:
+        mine = rows["norm"] == norm
+        part = (_norm_part(rows[mine & ~left], norm, labels, settings, attack_order)
+                if (mine & ~left).any() else
+                {"norm": norm, "title": NORM_TITLES.get(norm, norm), "figure": None,
+                 "eps": [], "rows": []})
+        part["left_out"] = [{"model": r["model_label"], "attack": r["method"],
+                             "reason": r.get("reason") or ""}
+                            for _, r in rows[mine & left].iterrows()]
+        parts.append(part)
+    return parts
 
 
 def _norm_part(part: pd.DataFrame, norm: str, labels: dict[str, str], settings: list[str],
