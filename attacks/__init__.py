@@ -11,6 +11,7 @@ from attacks.fab import fab
 from attacks.fgsm import fgsm
 from attacks.fooling import FoolingGrid, fool, fooling_grid
 from attacks.linear_toy import ToyResult, linear_toy, toy_table
+from attacks.minimal import MinimalPerturbation, minimal_perturbation
 from attacks.pgd import pgd
 from attacks.registry import AttackInfo, get_attack, list_attacks, register
 from attacks.robust_accuracy import RobustAccuracy, robust_accuracy
@@ -19,12 +20,9 @@ from attacks.square import square
 from attacks.transfer import transfer
 
 __all__ = [
-    "AttackInfo", "FoolingGrid", "RobustAccuracy", "SanityCheck", "ToyResult", "apgd", "bim",
-    "fab",
-    "carlini_checks", "dimension_sweep", "fgsm", "fool", "fooling_grid", "get_attack",
-    "linear_model_shift", "linear_toy", "list_attacks", "pgd", "register", "robust_accuracy",
-    "square", "toy_table",
-    "transfer",
-    "cw", "deepfool",
-    "StandardEvaluation", "autoattack", "standard_evaluation",
+    "AttackInfo", "FoolingGrid", "MinimalPerturbation", "RobustAccuracy", "SanityCheck",
+    "StandardEvaluation", "ToyResult", "apgd", "autoattack", "bim", "carlini_checks", "cw",
+    "deepfool", "dimension_sweep", "fab", "fgsm", "fool", "fooling_grid", "get_attack",
+    "linear_model_shift", "linear_toy", "list_attacks", "minimal_perturbation", "pgd",
+    "register", "robust_accuracy", "square", "standard_evaluation", "toy_table", "transfer",
 ]

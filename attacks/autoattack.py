@@ -84,7 +84,7 @@ from attacks.common import (
 )
 from attacks.fab import fab
 from attacks.registry import register
-from attacks.robust_accuracy import _Counting
+from attacks.robust_accuracy import Counting
 from attacks.square import square
 from zoo.checks import check_generator
 from zoo.guard import keeps_buffers
@@ -291,7 +291,7 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, no
               generator: torch.Generator | None) -> StandardEvaluation:
     """The evaluation on checked inputs (the model has warned if it is training)."""
     started = time.perf_counter()
-    counted = _Counting(model)
+    counted = Counting(model)
     x = x.detach()
     n = x.shape[0]
     with warnings.catch_warnings():

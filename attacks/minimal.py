@@ -23,7 +23,7 @@ from torch import nn
 
 from attacks.common import Norm, perturbation_norm
 from attacks.registry import AttackInfo, get_attack
-from attacks.robust_accuracy import _Counting as Counting
+from attacks.robust_accuracy import Counting
 from zoo.checks import check_choice, check_generator, check_images, check_labels
 from zoo.guard import check_model, keeps_buffers, num_classes, warn_if_training
 from zoo.params import PositiveInt, checked

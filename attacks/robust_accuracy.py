@@ -64,7 +64,7 @@ class RobustAccuracy:
         return self.clean_correct & ((self.fooled_at < 0) | (self.fooled_at > k))
 
 
-class _Counting(nn.Module):
+class Counting(nn.Module):
     """Passes ``x`` to the model and counts images by kind of pass. It never calls
     ``train``/``eval`` (which would recurse into the model); it mirrors the model's flags."""
 
@@ -155,7 +155,7 @@ def robust_accuracy(
     counted_surrogate = _surrogate(info, model, surrogate, x)
     warn_if_training(model, "robust_accuracy")
 
-    counted = _Counting(model)
+    counted = Counting(model)
     fixed = {k: v for k, v in (("norm", norm), ("generator", generator),
                                ("early_stop", reuse), ("surrogate", counted_surrogate))
              if info.takes(k)}
@@ -180,7 +180,7 @@ def robust_accuracy(
 
 
 def _surrogate(info: AttackInfo, model: nn.Module, surrogate: object,
-               x: torch.Tensor) -> _Counting | None:
+               x: torch.Tensor) -> Counting | None:
     """The surrogate, counted, for an attack that takes one; ``ValueError`` when it is
     missing, given to an attack that takes none, or unfit to stand in for the model."""
     if not info.takes("surrogate"):
@@ -193,14 +193,14 @@ def _surrogate(info: AttackInfo, model: nn.Module, surrogate: object,
                          "give surrogate")
     surrogate = check_surrogate(model, surrogate, x)
     warn_if_training(surrogate, "robust_accuracy's surrogate")
-    return _Counting(surrogate)
+    return Counting(surrogate)
 
 
 @dataclass
 class _Run:
     """One curve's attacks: ``x[idx]`` attacked at a budget in batches, and the predictions."""
 
-    model: _Counting
+    model: Counting
     x: torch.Tensor
     y: torch.Tensor
     info: AttackInfo
