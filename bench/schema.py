@@ -162,6 +162,11 @@ def check_config(kind: Kind, config: dict[str, Any], defs: Definitions) -> dict[
         if config.get("weights") is not None:
             raise ValueError(f"model {model!r} is declared in [models.{model}]; give its "
                              "weights there, not in the task")
+    for key, value in list(config.items()):
+        if (key != "model" and key in kind.params and kind.params[key].has(ModelName)
+                and isinstance(value, str) and value in defs.models):
+            # a second model (a surrogate) declared in a table: its definition too
+            config[DEFINITION] = config.get(DEFINITION, "") + second_digest(key, value, defs)
     if kind.uses_data and "model" in config:
         expected = dataset_of(config["model"], defs)
         given = config.setdefault("dataset", expected)
@@ -178,6 +183,11 @@ def check_config(kind: Kind, config: dict[str, Any], defs: Definitions) -> dict[
         else:
             out[key] = value  # a method setting: ``fit`` checks it
     return out
+
+
+def second_digest(key: str, model: str, defs: Definitions) -> str:
+    """The piece of a job's ``DEFINITION`` that ties it to a second model's table."""
+    return f"+{key}:{defs.digest(model)}"
 
 
 def check_param(param: Param, value: object, key: str, defs: Definitions) -> Any:

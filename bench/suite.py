@@ -197,9 +197,10 @@ def handed_over(kind: Kind) -> dict[str, list[str]]:
     return out
 
 
-def _hand_over(kind: Kind, config: dict[str, Any]) -> dict[str, Any]:
+def _hand_over(kind: Kind, config: dict[str, Any], defs: Definitions) -> dict[str, Any]:
     """The job config with each handed-over parameter (``handed_over``) kept where one of its
-    methods takes it and dropped elsewhere; ``ValueError`` when a method needs one the task
+    methods takes it and dropped elsewhere (with its table's piece of the definition, so a
+    job that does not use it keeps its id); ``ValueError`` when a method needs one the task
     does not give."""
     methods = schema.named_methods(kind, config)
     out = dict(config)
@@ -214,6 +215,11 @@ def _hand_over(kind: Kind, config: dict[str, Any]) -> dict[str, Any]:
             continue
         if not takers:
             out.pop(key)
+            if isinstance(value, str) and value in defs.models:
+                rest = out.pop(schema.DEFINITION, "").replace(
+                    schema.second_digest(key, value, defs), "")
+                if rest:
+                    out[schema.DEFINITION] = rest
     # a surrogate may have been trained on other data: what matters is that it takes the
     # same images and gives the same classes, which preflight checks on the loaded models
     return out
@@ -230,7 +236,7 @@ def _expand(kind: Kind, params: dict[str, Any], where: str, defs: Definitions) -
         try:
             fitted = schema.fit(kind, schema.check_config(kind, config, defs))
             if fitted is not None:
-                fitted = _hand_over(kind, fitted)
+                fitted = _hand_over(kind, fitted, defs)
         except (ValueError, KeyError) as err:
             message = err.args[0] if err.args else str(err)
             raise SuiteError(f"{where}: {message}") from None

@@ -211,3 +211,20 @@ def test_a_suite_runs_transfer_with_a_named_surrogate(tmp_path: Path) -> None:
     assert clean >= values[0] >= values[1]
     passes = float(df[df["metric"] == "gradient_passes"]["value"].iloc[0])
     assert passes > 0  # the surrogate's, counted
+
+
+def test_a_surrogate_declared_in_a_table_is_part_of_the_transfer_jobs_id(
+        tmp_path: Path) -> None:
+    def ids(table: dict) -> dict[str, str]:
+        raw = {"models": {"sur": table},
+               "task": [{**TASK, "attack": ["pgd", "transfer"], "surrogate": "sur"}]}
+        suite = parse_suite(raw, path=tmp_path / "s.toml")
+        return {j.params["attack"]: j.id for j in suite.jobs}
+
+    before = ids({"source": "mnist_cnn"})
+    after = ids({"source": "mnist_cnn", "eps_linf": 0.2})  # the table edited
+    assert after["transfer"] != before["transfer"]  # its transfer results are redone
+    assert after["pgd"] == before["pgd"]  # the PGD job does not use the surrogate
+    alone = {k: v for k, v in TASK.items() if k != "surrogate"}
+    plain = parse_suite({"task": [{**alone, "attack": "pgd"}]}, path=tmp_path / "s.toml")
+    assert plain.jobs[0].id == before["pgd"]
