@@ -90,7 +90,8 @@ def test_shipped_suites_keep_their_job_ids() -> None:
     # and quality jobs changed id, no other job did. Extended when the minimal kind's tasks
     # were added (13 new ids, all of them minimal jobs; every earlier id kept), and when the
     # default suite gained Square, transfer and AutoAttack jobs (6 new ids) and its sanity
-    # checks a surrogate (their 3 ids changed).
+    # checks a surrogate (their 3 ids changed), and its 12 minimal jobs moved from 100 to 200
+    # digits (their ids changed).
     pinned = json.loads((Path(__file__).parent / "data" / "job_ids.json").read_text())
     for name, ids in pinned.items():
         assert sorted(job.id for job in load_suite(name).jobs) == sorted(ids)

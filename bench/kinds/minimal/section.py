@@ -45,16 +45,15 @@ def _norm_part(part: pd.DataFrame, norm: str, settings: list[str],
     for job_id, job in part.groupby("job_id", sort=False):
         first = job.iloc[0]
         metrics = job.drop_duplicates("metric").set_index("metric")["value"]
-        by_eps = job[job["metric"] == ROBUST_ACCURACY].set_index("eps")["value"]
         quant = job[job["metric"] == NORM_QUANTILE]
         quantiles = dict(zip(pd.to_numeric(quant["quantile"]), quant["value"], strict=True))
         table.append({
             "model": first["model_label"], "attack": first["method"],
-            "settings": ", ".join(f"{k}={first[k]}" for k in settings if pd.notna(first.get(k))),
+            "settings": ", ".join(f"{k}={_setting(first[k])}" for k in settings
+                                  if pd.notna(first.get(k))),
             "n": first.get("n"), "clean": metrics.get(CLEAN_ACCURACY),
             "success": metrics.get(SUCCESS_RATE),
             "quantiles": [_finite(quantiles.get(q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9)],
-            "values": [by_eps.get(e) for e in grid],
             "passes": metrics.get(GRADIENT_PASSES), "seconds": metrics.get(ATTACK_SECONDS),
         })
         try:
@@ -64,6 +63,10 @@ def _norm_part(part: pd.DataFrame, norm: str, settings: list[str],
         curves.append((str(first["model_label"]), str(first["method"]), norms))
     return {"norm": norm, "title": NORM_TITLES.get(norm, norm), "eps": grid, "rows": table,
             "figure": minimal_figure(curves, norm, max(grid, default=0.0)) if curves else None}
+
+
+def _setting(value: object) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _finite(value: object) -> float | str | None:

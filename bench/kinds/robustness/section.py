@@ -144,7 +144,12 @@ def robustness_figure(curves: pd.DataFrame, norm: str, attack_order: list[str]) 
 
 
 def _dash(curve: str, panel: pd.DataFrame) -> str:
-    """Solid for the first configuration of an attack, dashed for further ones."""
+    """Solid for the first configuration of an attack, dashed for further ones; dotted for a
+    curve run at fewer budgets than the panel's densest (its line only joins the budgets it
+    was run at: it says nothing in between)."""
+    points = panel.groupby("curve")["eps"].nunique()
+    if points[curve] < points.max():
+        return ":"
     method = panel.loc[panel["curve"] == curve, "method"].iloc[0]
     same = list(dict.fromkeys(panel.loc[panel["method"] == method, "curve"]))
     return "-" if same.index(curve) == 0 else "--"
