@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from attacks.registry import get_attack
-from bench.kinds.robustness.job import PER_EXAMPLE, ROBUST_ACCURACY
+from bench.kinds.robustness.job import PER_EXAMPLE, ROBUST_ACCURACY, white_box
 from reports.card_common import (
     EPS_TOL,
     ArtifactLoader,
@@ -110,15 +109,6 @@ def robust_entry(
     scored = [(v, a) for a, v in per_attack.items() if v is not None]
     entry["strongest"] = min(scored)[1] if scored else None
     return entry
-
-
-def white_box(attack: str) -> bool:
-    """Whether the attack ``attack`` names needs the model's input gradients; an attack this
-    process does not know (a user's, in a stored run) counts as white-box."""
-    try:
-        return get_attack(attack).white_box
-    except KeyError:
-        return True
 
 
 def _per_example(

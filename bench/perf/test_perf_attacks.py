@@ -33,6 +33,8 @@ def ours_fn(case: Case, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         kwargs["generator"] = make_generator(case.device)
     # fool: the next class as its target
     labels = (y + 1) % (num_classes(model) or 10) if info.targeted_only else y
+    if info.takes("surrogate"):  # transfer: made on the model itself, so the floor sees it
+        kwargs["surrogate"] = model
     return lambda: info(model, x, labels, **kwargs)
 
 

@@ -75,7 +75,7 @@ def test_report_renders_in_chromium_without_console_errors(
                                      "Images made by optimisation",
                                      "Generative methods under stress",
                                      "The linear toy example"]
-    assert len(probe["sections"]) == 16
+    assert len(probe["sections"]) == 17
     assert probe["sections"][-2:] == ["What each method costs", "Suite file"]
     assert probe["width"] <= 1300  # nothing forces a horizontal scroll at a laptop width
     console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]

@@ -11,7 +11,7 @@ import numpy as np
 
 import attacks
 from attacks.common import NoGradientError, Norm
-from attacks.registry import ATTACKS
+from attacks.registry import ATTACKS, get_attack
 from attacks.robust_accuracy import untargeted
 from bench.context import RunContext
 from bench.schema import Dataset, Model, Names
@@ -75,3 +75,13 @@ def run(
                    "clean_correct": result.clean_correct.cpu().numpy(),
                    "fooled_at": result.fooled_at.cpu().numpy()}
     return JobOutput(rows, {PER_EXAMPLE: per_example})
+
+
+def white_box(attack: str) -> bool:
+    """Whether the attack ``attack`` names needs the model's input gradients (its
+    ``access``); an attack this process does not know (a user's, in a stored run) counts as
+    white-box."""
+    try:
+        return get_attack(attack).white_box
+    except KeyError:
+        return True
