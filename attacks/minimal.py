@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from attacks.common import Norm, perturbation_norm
-from attacks.registry import AttackInfo, get_attack
+from attacks.registry import AttackInfo, get_attack, list_attacks
 from attacks.robust_accuracy import Counting
 from zoo.checks import check_choice, check_generator, check_images, check_labels
 from zoo.guard import check_model, keeps_buffers, num_classes, warn_if_training
@@ -99,8 +99,6 @@ def minimal_only(attack: object) -> AttackInfo:
         raise KeyError(f"attack must be a registered attack name, got {attack!r}")
     info = get_attack(attack)
     if not info.minimal:
-        from attacks.registry import list_attacks
-
         minimal = [n for n in list_attacks() if get_attack(n).minimal]
         raise ValueError(f"attack {attack!r} is not a minimal-perturbation attack (it needs a "
                          f"budget eps); minimal ones: {', '.join(minimal) or 'none'}")
