@@ -133,14 +133,14 @@ def _robust_text(model: dict[str, Any], norm: str) -> str | None:
 
 
 def _robust_cell(model: dict[str, Any], norm: str) -> dict[str, Any]:
-    """The robust-accuracy cell; where the gradients are masked, the white-box figure is
+    """The robust-accuracy cell; where a sanity check failed, the white-box figure is
     struck out and the worst case over the gradient-free attacks is the figure shown."""
     r = _robust_of(model, norm)
     if r is None or not r.get("masked"):
         return _cell(_robust_text(model, norm))
     struck = None if r["white_box"] is None else f"{_pct(r['white_box'])} white-box"
     if not r["gradient_free_attacks"]:
-        return _cell("not meaningful: gradients are masked and no gradient-free attack ran "
+        return _cell("not meaningful: sanity checks failed and no gradient-free attack ran "
                      "(add Square, or a transfer attack)", "fail", struck)
     return _cell(f"{_robust_text(model, norm)}, worst case incl. "
                  f"{', '.join(r['gradient_free_attacks'])}", "fail", struck)
@@ -154,10 +154,11 @@ def masking_alerts(card: dict[str, Any]) -> list[str]:
         masked = [r for r in m["robust"] if r.get("masked")]
         if not masked:
             continue
-        text = (f"{m['label'] or m['key']}: the gradients are masked (failed sanity checks: "
-                f"{', '.join(masked[0]['masked']['failed'])}), so attacks that follow the "
-                "model's gradients cannot find the adversarial examples that exist, and their "
-                "robust accuracy says nothing about the model.")
+        text = (f"{m['label'] or m['key']}: sanity checks failed "
+                f"({', '.join(masked[0]['masked']['failed'])}), the signs of gradients "
+                "masked or an attack that does not work: attacks that follow the model's "
+                "gradients may miss adversarial examples that exist, so their robust "
+                "accuracy is no evidence that the model is robust.")
         for r in masked:
             where = f"{NORM_TITLES.get(r['norm'], r['norm'])} ε={format_eps(r['eps'])}"
             white = [a for a in r["attacks"] if a not in r["gradient_free_attacks"]]

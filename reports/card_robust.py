@@ -4,9 +4,9 @@ larger sample extending a smaller one), with each attack's own figure beside it.
 
 The worst case is also split by what the attacks use of the model (``AttackInfo.access``):
 ``white_box`` over the attacks that need its input gradients, ``gradient_free`` over the
-others (score-based, transfer, ensembles with a score-based stage). Where the sanity checks
-say the gradients are masked, the card strikes the white-box figure out and shows the
-gradient-free one beside it (``reports.card``).
+others (score-based, transfer, ensembles with a score-based stage). Where a sanity check
+failed (masked gradients, or an attack that does not work), the card strikes the white-box
+figure out and shows the gradient-free one beside it (``reports.card``).
 """
 
 from __future__ import annotations

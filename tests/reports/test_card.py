@@ -413,8 +413,8 @@ def test_masked_gradients_strike_the_white_box_figure_out(tmp_path: Path) -> Non
     page = build_report(tmp_path).read_text(encoding="utf-8")
     assert '<del class="struck">80.0% white-box</del>' in page
     alert = page.split('<div class="note alert">', 1)[1].split("</div>", 1)[0]
-    assert "Label of m" not in alert and "the gradients are masked" in alert
-    assert "(failed sanity checks: gradients_exist, black_box_not_stronger)" in alert
+    assert "Label of m" not in alert and "no evidence that the model is robust" in alert
+    assert "sanity checks failed (gradients_exist, black_box_not_stronger)" in alert
     assert "(apgd, pgd) leave 80.0% robust" in alert and "(square) leave 20.0%" in alert
     assert page.index("note alert") < page.index('<table class="card">')
 
@@ -434,5 +434,5 @@ def test_without_a_gradient_free_attack_a_masked_model_has_no_figure(tmp_path: P
         sanity = write_failed_sanity(s, "m", ["gradients_exist"])
         write_meta(s, [pgd, sanity], models={"m": model_meta()}, datasets={"d": dataset_meta()})
     md = card_markdown(audit_card(tmp_path))
-    assert ("~~80.0% white-box~~ not meaningful: gradients are masked and no gradient-free "
+    assert ("~~80.0% white-box~~ not meaningful: sanity checks failed and no gradient-free "
             "attack ran") in md
