@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.checks import check_images, check_labels
+from zoo.errors import UserError
 from zoo.guard import check_model, num_classes, warn_if_training
 from zoo.params import AtLeast, Relative
 
@@ -83,7 +84,7 @@ NO_GRADIENT = ("the model's output does not depend on its input through autograd
                "are masked: white-box attacks cannot run; use a black-box attack)")
 
 
-class NoGradientError(ValueError):
+class NoGradientError(UserError):
     """The model's output has no autograd path to its input: no gradient attack can run on
     it (its message is ``NO_GRADIENT``)."""
 

@@ -17,11 +17,12 @@ from bench.spec import Job
 from bench.suite import Suite
 from bench.threat import standard_eps
 from zoo.datasets import DATASETS
+from zoo.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-class PreflightError(ValueError):
+class PreflightError(UserError):
     """A model or folder of the suite's own tables that cannot be used: no job is run."""
 
 

@@ -42,6 +42,7 @@ from bench import schema
 from bench.definitions import Definitions, parse_definitions
 from bench.kind import Kind, get_kind, list_kinds
 from bench.spec import Job
+from zoo.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ SUITES_DIR = Path(__file__).parent / "suites"
 TOP_KEYS = ("name", "description", "seed", "models", "data", "task")
 
 
-class SuiteError(ValueError):
+class SuiteError(UserError):
     """A suite file that cannot be run as written."""
 
 

@@ -1,36 +1,46 @@
-"""zoo: the models and data auditbench audits, and the plumbing that holds a model safely."""
+"""zoo: the models and data auditbench audits, and the plumbing that holds a model safely.
 
-from zoo.checks import (
-    check_choice,
-    check_count,
-    check_eps_grid,
-    check_generator,
-    check_images,
-    check_labels,
-    check_nonnegative,
-)
-from zoo.class_names import load_class_names
-from zoo.datasets import (
-    BUNDLED_PHOTOS,
-    DATASETS,
-    PHOTOS,
-    list_datasets,
-    load_dataset,
-    load_masks,
-    load_photo,
-)
-from zoo.guard import ModelState, check_model, frozen_parameters, num_classes, warn_if_training
-from zoo.hooks import HookSet, find_modules, get_layer
-from zoo.image_folder import ImageFolderData, load_image_folder
-from zoo.layers import feature_layers
-from zoo.models import build_model, list_models, load_model, model_spec, register_model
-from zoo.normalize import Classifier, Normalize
+The names below are imported on first use (PEP 562), so that ``import zoo.errors`` (the user
+error type, which the command line needs before anything else) does not import PyTorch.
+"""
 
-__all__ = [
-    "BUNDLED_PHOTOS", "Classifier", "DATASETS", "HookSet", "ImageFolderData", "ModelState",
-    "Normalize", "PHOTOS", "build_model", "check_choice", "check_count", "check_eps_grid",
-    "check_generator", "check_images", "check_labels", "check_model", "check_nonnegative",
-    "feature_layers", "find_modules", "frozen_parameters", "get_layer", "list_datasets",
-    "list_models", "load_class_names", "load_dataset", "load_image_folder", "load_masks",
-    "load_model", "load_photo", "model_spec", "num_classes", "register_model", "warn_if_training",
-]
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+#: public name -> the submodule that defines it
+_WHERE = {
+    **dict.fromkeys(("check_choice", "check_count", "check_eps_grid", "check_generator",
+                     "check_images", "check_labels", "check_nonnegative"), "zoo.checks"),
+    "load_class_names": "zoo.class_names",
+    **dict.fromkeys(("BUNDLED_PHOTOS", "DATASETS", "PHOTOS", "list_datasets", "load_dataset",
+                     "load_masks", "load_photo"), "zoo.datasets"),
+    **dict.fromkeys(("UnknownNameError", "UserError"), "zoo.errors"),
+    **dict.fromkeys(("ModelState", "check_model", "frozen_parameters", "num_classes",
+                     "warn_if_training"), "zoo.guard"),
+    **dict.fromkeys(("HookSet", "find_modules", "get_layer"), "zoo.hooks"),
+    **dict.fromkeys(("ImageFolderData", "load_image_folder"), "zoo.image_folder"),
+    "feature_layers": "zoo.layers",
+    **dict.fromkeys(("build_model", "list_models", "load_model", "model_spec",
+                     "register_model"), "zoo.models"),
+    **dict.fromkeys(("Classifier", "Normalize"), "zoo.normalize"),
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        if (Path(__file__).parent / f"{name}.py").is_file():  # zoo.checks, before its import
+            return importlib.import_module(f"zoo.{name}")
+        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once imported, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -1,14 +1,17 @@
 """The one registry type: named entries of one family (attacks, attribution methods,
 generative methods, shipped models, job kinds), so tests, suites and benchmarks cover every
-entry automatically (timm's pattern). A duplicate name is an error; an unknown one is a
-``KeyError`` that lists the names there are.
+entry automatically (timm's pattern). A duplicate name is an error; an unknown one is an
+``UnknownNameError`` (a ``KeyError``) that lists the names there are.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from typing import Generic, TypeVar
+
+from zoo.errors import UnknownNameError
 
 E = TypeVar("E")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -39,7 +42,7 @@ class Registry(Generic[E]):
 
     def get(self, name: object) -> E:
         if not isinstance(name, str) or name not in self._entries:
-            raise KeyError(f"unknown {self.family} {name!r}; available: {', '.join(self.names())}")
+            raise UnknownNameError(unknown_name(self.family, name, self.names()))
         return self._entries[name]
 
     def names(self) -> list[str]:
@@ -55,3 +58,11 @@ class Registry(Generic[E]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def unknown_name(family: str, name: object, names: list[str]) -> str:
+    """The message for an unknown ``name`` of ``family``: the closest name there is, if one
+    is close, and every name there is."""
+    close = difflib.get_close_matches(name, names, n=1) if isinstance(name, str) else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {family} {name!r}{hint}; available: {', '.join(names)}"

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from zoo.errors import UserError
+
 EXPORTED_SUFFIX = ".pt2"
 SCRIPT_SUFFIXES = (".pt", ".pth", ".ts")
 
 
-class UserModelError(ValueError):
+class UserModelError(UserError):
     """A user-supplied model spec that cannot be turned into a classifier."""
 
 
