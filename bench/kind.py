@@ -12,6 +12,12 @@ function a kind may declare it ``calls``. A kind that reads test images takes ``
 The section turns the kind's stored rows into what its template fragment shows on the page
 (``reports`` puts the sections together); metric names are constants of the kind's module,
 imported by whoever reads them.
+
+A kind whose suite keys depend on the model (a layer's name, class indices, a size in
+pixels) gives ``check(params, model, ctx)``: preflight calls it for every job with the job's
+model loaded, before the first job runs, and it raises ``ValueError`` naming the key, the value
+and what the model has. ``random_weights``: the kind's jobs run (and say so) on a torchvision
+model whose weights file is missing; every other kind needs the file, checked before the run.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ if TYPE_CHECKING:
     from bench.spec import JobOutput
 
 ArtifactLoader = Callable[[str, str], dict[str, np.ndarray]]
+#: ``check(params, model, ctx)``: see the module doc
+ModelCheck = Callable[[Mapping[str, Any], Any, "RunContext"], None]
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,8 @@ class Kind:
     description: str = ""
     section: Section | None = None
     calls: Method | None = None
+    check: ModelCheck | None = None
+    random_weights: bool = False
 
     @property
     def uses_data(self) -> bool:
@@ -83,12 +93,14 @@ KINDS: Registry[Kind] = Registry("job kind")
 def register_kind(
     name: str, *, run: Callable[..., JobOutput], expand: tuple[str, ...] = (),
     description: str = "", section: Section | None = None,
-    calls: Callable[..., Any] | None = None,
+    calls: Callable[..., Any] | None = None, check: ModelCheck | None = None,
+    random_weights: bool = False,
 ) -> Kind:
     """Add a job kind (see the module doc); ``expand``: parameters whose list value in a
     suite gives one job per value; ``calls``: a library function the run function passes
     ``**settings`` on to, whose keyword-only parameters (those the kind does not take itself)
-    are then suite keys of the kind, checked by its signature. Returns the kind."""
+    are then suite keys of the kind, checked by its signature; ``check`` and
+    ``random_weights``: see the module doc. Returns the kind."""
     params = keyword_params(run)
     unknown = sorted(set(expand) - set(params))
     if unknown:
@@ -100,7 +112,7 @@ def register_kind(
         method = Method(name=calls.__name__, fn=calls, paper="", params=own,
                         protocol=frozenset(set(own) & set(params)))
     return KINDS.add(name, Kind(name, run, params, tuple(expand), description, section,
-                                method))
+                                method, check, random_weights))
 
 
 def get_kind(name: object) -> Kind:

@@ -7,7 +7,6 @@ and give the classes of the job's model.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from bench.context import RunContext
@@ -19,8 +18,6 @@ from bench.threat import standard_eps
 from zoo.datasets import DATASETS
 from zoo.errors import UserError
 
-log = logging.getLogger(__name__)
-
 
 class PreflightError(UserError):
     """A model or folder of the suite's own tables that cannot be used: no job is run."""
@@ -29,26 +26,21 @@ class PreflightError(UserError):
 def preflight(suite: Suite, ctx: RunContext) -> dict[str, Any]:
     """``{"models": {...}, "datasets": {...}}`` for the run's meta.
 
-    Models and folders declared in the suite must load, or ``PreflightError``. A shipped
-    model whose weights file is missing is only recorded: its jobs fail (or, for torchvision
-    stress jobs, run with random weights) and the report says so.
+    Every model the suite names must load, or ``PreflightError``; a torchvision model whose
+    weights file is missing runs with random weights (and says so) only where every job of it
+    is of a kind that allows that (``Kind.random_weights``: the stress tests). Then each job's
+    model-dependent keys are checked against its loaded model (``Kind.check``), and a second
+    model a job names must take the same images and give the same classes.
     """
     models: dict[str, Any] = {}
     datasets: dict[str, Any] = {}
+    loaded: dict[str, Any] = {}
     for job in suite.jobs:
         name = job.params.get("model")
         if not isinstance(name, str) or name in models:
             continue
         dataset = job.params.get("dataset")
-        try:
-            model = ctx.model_or_random(name, job.params.get("weights"))
-        except Exception as err:
-            if name in suite.definitions.models:
-                raise PreflightError(f"[models.{name}]: {err}") from err
-            log.warning("model %s cannot be loaded: %s", name, err)
-            models[name] = {"label": name, "source": name, "dataset": dataset,
-                            "error": f"{type(err).__name__}: {err}"}
-            continue
+        model = loaded[name] = _load(suite, ctx, name, job.params.get("weights"))
         threat, threat_source = standard_eps(
             dataset or "", model.input_shape, suite.definitions.models.get(name))
         models[name] = {
@@ -64,8 +56,41 @@ def preflight(suite: Suite, ctx: RunContext) -> dict[str, Any]:
         if dataset and dataset not in datasets:
             datasets[dataset] = _dataset_info(ctx, dataset)
     for job in suite.jobs:
+        _check_job(job, ctx, loaded)
         _check_second_models(job, ctx, models)
     return {"models": models, "datasets": datasets}
+
+
+def _load(suite: Suite, ctx: RunContext, name: str, weights: str | None) -> Any:
+    """The model ``name``, or ``PreflightError`` saying why it does not load; random weights
+    for a torchvision model without its weights file only when no job of it needs them."""
+    needing = [job.label for job in suite.jobs
+               if job.params.get("model") == name and not get_kind(job.kind).random_weights]
+    where = (f"[models.{name}]" if name in suite.definitions.models
+             else f"model {name!r}" + (f" (job {needing[0]})" if needing else ""))
+    try:
+        if needing:
+            return ctx.model(name, weights)
+        return ctx.model_or_random(name, weights)
+    except Exception as err:
+        raise PreflightError(f"{where}: {_message(err)}") from err
+
+
+def _message(err: BaseException) -> str:
+    """The error's own message (a ``KeyError``'s without the quotes ``str`` adds)."""
+    return str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+
+
+def _check_job(job: Job, ctx: RunContext, loaded: dict[str, Any]) -> None:
+    """``PreflightError`` when a key of the job does not fit its model (``Kind.check``)."""
+    kind = get_kind(job.kind)
+    model = loaded.get(job.params.get("model"))  # type: ignore[arg-type]
+    if kind.check is None or model is None:
+        return
+    try:
+        kind.check(job.params, model, ctx)
+    except (ValueError, KeyError) as err:
+        raise PreflightError(f"job {job.label}: {_message(err)}") from err
 
 
 def _check_second_models(job: Job, ctx: RunContext, models: dict[str, Any]) -> None:

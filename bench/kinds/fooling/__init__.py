@@ -12,6 +12,7 @@ KIND = register_kind(
     run=job.run,
     expand=("model",),
     calls=attacks.fooling_grid,
+    check=job.check,
     description="targeted fooling images, source class x target class",
     section=Section("Fooling images", section.build, Section.fragment(__file__)),
 )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
 import attacks
+import zoo
 from attacks.common import Norm
 from bench.context import RunContext
+from bench.kinds.checks import check_classes
 from bench.schema import Dataset, Model
 from bench.spec import JobOutput
 from zoo.params import NonNegative, PositiveInt, resolve
@@ -61,6 +64,12 @@ def run(
         for j, t in enumerate(shown)
     ]
     return JobOutput(rows, {FOOLING: artifact})
+
+
+def check(params: Mapping[str, Any], model: zoo.Classifier, ctx: RunContext) -> None:
+    """``Kind.check``: the ``classes`` a task names are the model's."""
+    if params.get("classes") is not None:
+        check_classes(model, "classes", params["classes"])
 
 
 def recognised_classes(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[int]:

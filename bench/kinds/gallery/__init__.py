@@ -10,6 +10,7 @@ from bench.kinds.gallery import job, section
 KIND = register_kind(
     "gallery",
     run=job.run,
+    random_weights=True,
     expand=("model",),
     description="class models with and without each regulariser, channel visualisations, "
                 "inversions by depth, a dream and a stylised photo",

@@ -11,6 +11,7 @@ from bench.kinds.stress import job, section
 KIND = register_kind(
     "stress",
     run=job.run,
+    random_weights=True,
     expand=("model", "method"),
     description="generative methods as stress tests: seconds/step, peak memory, finiteness, "
                 "improvement and determinism by image size and step count",
