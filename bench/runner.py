@@ -2,11 +2,17 @@
 
 A run resumes: jobs already ``done`` in the store are skipped, failed ones are tried again.
 A job that raises is recorded as failed with its error, and the run goes on.
+
+One process at a time writes a run directory (``bench.lock``). Ctrl-C or SIGTERM stops the run
+between or inside jobs: the job in flight is neither stored nor recorded as failed (its
+transaction never committed), and ``zoo.errors.Interrupted`` says what was kept and that the
+same command resumes.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -18,11 +24,13 @@ from tqdm import tqdm
 from bench import env
 from bench.context import RunContext, resolve_device
 from bench.kind import get_kind
+from bench.lock import hold
 from bench.preflight import preflight
 from bench.schema import run_args
 from bench.spec import Job
 from bench.store import Store, db_path, load_meta
 from bench.suite import Suite
+from zoo.errors import Interrupted
 
 log = logging.getLogger(__name__)
 
@@ -44,46 +52,91 @@ def run_suite(
     ctx = RunContext(resolve_device(device), definitions=suite.definitions, seed=suite.seed)
     summary = RunSummary(run_dir)
     start = time.perf_counter()
-    audited = preflight(suite, ctx)  # a broken model or folder stops here, before any job
-    earlier = load_meta(run_dir).get("wall_seconds", 0.0) if db_path(run_dir).is_file() else 0.0
-    provenance = {
-        "device": str(ctx.device),
-        "torch_version": torch.__version__,
-        "git_commit": env.git_commit(),
-    }
-    with Store(run_dir) as store:
-        store.set_meta({
-            "suite": suite.name,
-            "description": suite.description,
-            "suite_path": str(suite.path),
-            "suite_source": suite.source,
-            "job_ids": [job.id for job in suite.jobs],
-            "job_kinds": {job.id: job.kind for job in suite.jobs},
-            "device_name": env.device_name(ctx.device),
-            "started_at": env.now(),
-            "finished_at": "",  # until this attempt finishes; an interrupted one has none
-            **audited,
-            **provenance,
-        })
-        done = store.done_ids()
-        todo = [job for job in suite.jobs if job.id not in done]
-        summary.skipped = [job.id for job in suite.jobs if job.id in done]
-        if summary.skipped:
-            log.info("resuming %s: %d of %d jobs already done", run_dir, len(summary.skipped),
-                     len(suite.jobs))
-        bar = tqdm(todo, desc=suite.name, unit="job", disable=not progress)
+    try:
+        audited = preflight(suite, ctx)  # a broken model or folder stops here, before any job
+    except (KeyboardInterrupt, Interrupted) as err:
+        raise Interrupted(f"interrupted by {_signal_name(err)} while checking the suite, "
+                          "before any job ran; run the same command again to start",
+                          _signum(err)) from None
+    # the lock before the store is read or written: a second process is refused untouched
+    with hold(run_dir):
+        earlier = (load_meta(run_dir).get("wall_seconds", 0.0) if db_path(run_dir).is_file()
+                   else 0.0)
+        provenance = {
+            "device": str(ctx.device),
+            "torch_version": torch.__version__,
+            "git_commit": env.git_commit(),
+        }
+        with Store(run_dir) as store:
+            try:
+                _run_jobs(suite, ctx, store, summary, audited, provenance, progress)
+            except (KeyboardInterrupt, Interrupted) as err:
+                # finished_at stays empty: this attempt did not finish
+                summary.seconds = time.perf_counter() - start
+                store.set_meta({"wall_seconds": earlier + summary.seconds})
+                raise _stopped(err, suite, store) from None
+            summary.seconds = time.perf_counter() - start
+            store.set_meta({"finished_at": env.now(), "wall_seconds": earlier + summary.seconds})
+    return summary
+
+
+def _run_jobs(
+    suite: Suite, ctx: RunContext, store: Store, summary: RunSummary, audited: dict[str, object],
+    provenance: dict[str, str], progress: bool,
+) -> None:
+    store.set_meta({
+        "suite": suite.name,
+        "description": suite.description,
+        "suite_path": str(suite.path),
+        "suite_source": suite.source,
+        "job_ids": [job.id for job in suite.jobs],
+        "job_kinds": {job.id: job.kind for job in suite.jobs},
+        "device_name": env.device_name(ctx.device),
+        "started_at": env.now(),
+        "finished_at": "",  # until this attempt finishes; an interrupted one has none
+        **audited,
+        **provenance,
+    })
+    done = store.done_ids()
+    todo = [job for job in suite.jobs if job.id not in done]
+    summary.skipped = [job.id for job in suite.jobs if job.id in done]
+    if summary.skipped:
+        log.info("resuming %s: %d of %d jobs already done", store.path.parent,
+                 len(summary.skipped), len(suite.jobs))
+    bar = tqdm(todo, desc=suite.name, unit="job", disable=not progress)
+    try:
         for job in bar:
             bar.set_postfix_str(job.label)
             ctx.on_step = lambda step, label=job.label: bar.set_postfix_str(f"{label} · {step}")
             error = _run_one(job, ctx, store, provenance)
-            ctx.on_step = None
             if error is None:
                 summary.done.append(job.id)
             else:
                 summary.failed[job.id] = error
-        summary.seconds = time.perf_counter() - start
-        store.set_meta({"finished_at": env.now(), "wall_seconds": earlier + summary.seconds})
-    return summary
+    finally:
+        ctx.on_step = None
+        bar.close()
+
+
+def _stopped(err: BaseException, suite: Suite, store: Store) -> Interrupted:
+    """The ``Interrupted`` to raise for a run stopped by ``err``: what was kept, how to go on."""
+    # counted from the store, which is what a resumed run will skip
+    kept = len(store.done_ids() & {job.id for job in suite.jobs})
+    total = len(suite.jobs)
+    return Interrupted(
+        f"interrupted by {_signal_name(err)} after {kept} of {total} jobs: {kept} kept in "
+        f"{store.path}, {total - kept} left; run the same command again to resume", _signum(err))
+
+
+def _signum(err: BaseException) -> int:
+    return err.signum if isinstance(err, Interrupted) else int(signal.SIGINT)
+
+
+def _signal_name(err: BaseException) -> str:
+    try:
+        return signal.Signals(_signum(err)).name
+    except ValueError:
+        return f"signal {_signum(err)}"
 
 
 def _run_one(job: Job, ctx: RunContext, store: Store, provenance: dict[str, str]) -> str | None:

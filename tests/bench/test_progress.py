@@ -32,6 +32,7 @@ class Recorder:
     """What the runner writes beside the bar (tqdm's postfix)."""
 
     shown: list[str] = []
+    closed = False
 
     def __init__(self, items: Iterable[Any], **_: Any) -> None:
         self.items = list(items)
@@ -42,17 +43,22 @@ class Recorder:
     def set_postfix_str(self, text: str) -> None:
         self.shown.append(text)
 
+    def close(self) -> None:
+        Recorder.closed = True
+
 
 def test_the_bar_names_each_step_of_a_job(tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bench.runner, "tqdm", Recorder)
     Recorder.shown = []
+    Recorder.closed = False
     suite = parse_suite(tomllib.loads(SUITE), path=Path("steps.toml"), source=SUITE)
     summary = bench.runner.run_suite(suite, tmp_path / "run", device="cpu")
     assert not summary.failed
     attribution, toy = (job.label for job in suite.jobs)
     assert Recorder.shown == [attribution, f"{attribution} · saliency 1/2",
                               f"{attribution} · occlusion 2/2", toy]
+    assert Recorder.closed
 
 
 def test_steps_without_a_listener_are_the_items() -> None:
