@@ -5,14 +5,20 @@ Two layouts are understood:
 * torchvision ``ImageFolder``: one sub-folder per class under ``root`` (class order = sorted
   folder names; images may sit in nested folders below a class folder);
 * a flat folder plus a labels CSV with columns ``file,label``. ``label`` is a class name
-  (classes = sorted unique names), or, when every label is a non-negative integer, a class
-  index (classes are then ``"0" .. str(max)``).
+  (classes = sorted unique names), or, when every label is an integer, a class index (classes
+  are then ``"0" .. str(max)``). A negative index, one at or past ``num_classes`` when the
+  caller knows the model's, and a column mixing indices and names are refused, naming the
+  row: a stray value is never re-read as a name.
 
 Behaviour chosen here:
 
 * Hidden files and folders (names starting with ``.``) are ignored silently. Every other file
   that is not used lands in ``skipped`` with a reason (wrong extension, unreadable, not
-  listed in the CSV, missing, not sampled), never as an exception.
+  listed in the CSV, missing, not sampled), never as an exception; a folder with no readable
+  image at all is a ``FolderError`` giving the first reasons.
+* Everything a user can get wrong here (a missing folder or CSV, an empty or header-only
+  CSV, a file listed twice) raises ``FolderError``, a ``zoo.errors.UserError`` (so still a
+  ``ValueError``; ``MissingFileError`` for a missing path is also a ``FileNotFoundError``).
 * A class whose folder holds no readable image keeps its place in ``class_names`` (so label
   indices match the folder names) and a ``UserWarning`` says so; it just has zero images.
 * ``per_class`` samples with ``torch.Generator().manual_seed(seed)`` from the files with an
@@ -29,14 +35,28 @@ Behaviour chosen here:
 from __future__ import annotations
 
 import csv
+import re
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from zoo.errors import UserError
 from zoo.image_decode import IMAGE_EXTENSIONS, decode_image, resize_image
+
+#: a class index in a labels CSV ("07" is class 7; "-1" is an index, and refused)
+_INTEGER = re.compile(r"[+-]?\d+")
+#: skip reasons quoted when a folder has no readable image
+_REASONS_SHOWN = 3
+
+
+class FolderError(UserError):
+    """An image folder or labels CSV that cannot be read as a labelled batch."""
+
+
+class MissingFileError(FolderError, FileNotFoundError):
+    """The folder or the labels CSV is not there."""
 
 
 @dataclass(frozen=True)
@@ -60,19 +80,19 @@ def _check_size(size: object) -> tuple[int, int] | int:
         return size  # type: ignore[return-value]
     if isinstance(size, tuple) and len(size) == 2 and all(ok(v) for v in size):
         return size  # type: ignore[return-value]
-    raise ValueError(f"size must be a positive int or a (H, W) tuple of them, got {size!r}")
+    raise FolderError(f"size must be a positive int or a (H, W) tuple of them, got {size!r}")
 
 
 def _check_args(size: object, channels: object, per_class: object, seed: object) -> None:
     _check_size(size)
     if channels not in (1, 3) or isinstance(channels, bool):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+        raise FolderError(f"channels must be 1 or 3, got {channels!r}")
     if per_class is not None and (
         isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1
     ):
-        raise ValueError(f"per_class must be None or a positive int, got {per_class!r}")
+        raise FolderError(f"per_class must be None or a positive int, got {per_class!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an int, got {seed!r}")
+        raise FolderError(f"seed must be an int, got {seed!r}")
 
 
 # ---- finding the files of each class ----
@@ -91,7 +111,7 @@ def _files_under(folder: Path, root: Path) -> list[str]:
 def _from_subfolders(root: Path) -> tuple[list[str], dict[str, list[str]], list[tuple[str, str]]]:
     dirs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not dirs:
-        raise ValueError(
+        raise FolderError(
             f"no class sub-folders in {root}; for a flat folder of images pass labels_csv"
         )
     stray = [(r, "not inside a class folder") for r in _loose_files(root)]
@@ -102,40 +122,66 @@ def _loose_files(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def _read_csv_rows(path: Path) -> list[tuple[str, str]]:
+def _read_csv_rows(path: Path) -> list[tuple[int, str, str]]:
+    """``(line, file, label)`` of every row naming a file; ``FolderError`` for a CSV without
+    the two columns or without rows."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
-        fields = {(f or "").strip() for f in reader.fieldnames or ()}
+        if reader.fieldnames is None:
+            raise FolderError(f"labels CSV {path} is empty: it needs a header line 'file,label' "
+                              "and one row per image")
+        fields = {(f or "").strip() for f in reader.fieldnames}
         if not {"file", "label"} <= fields:
-            raise ValueError(f"labels CSV {path} needs columns 'file' and 'label', got {fields}")
+            raise FolderError(f"labels CSV {path} needs columns 'file' and 'label', got "
+                              f"{', '.join(sorted(fields)) or 'none'}")
         rows = []
         for row in reader:
             clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k}
             if clean.get("file"):
-                rows.append((clean["file"], clean.get("label", "")))
+                rows.append((reader.line_num, clean["file"], clean.get("label", "")))
+    if not rows:
+        raise FolderError(f"labels CSV {path} has a header but no rows: list one image per "
+                          "row as file,label")
     return rows
 
 
-def _class_names_for(labels: Iterable[str]) -> tuple[list[str], bool]:
-    """Sorted unique names, or ``"0".."max"`` when every label is a non-negative integer."""
-    labels = list(labels)
-    if labels and all(lab.isdigit() for lab in labels):
-        return [str(i) for i in range(max(int(lab) for lab in labels) + 1)], True
-    return sorted(set(labels)), False
+def _class_names_for(rows: list[tuple[int, str, str]], path: Path,
+                     num_classes: int | None) -> tuple[list[str], bool]:
+    """Sorted unique names, or ``"0".."max"`` when every label is an integer (each in range);
+    a column mixing the two is refused, naming a row of each."""
+    numbers = [(line, lab) for line, _, lab in rows if _INTEGER.fullmatch(lab)]
+    names = [(line, lab) for line, _, lab in rows if not _INTEGER.fullmatch(lab)]
+    if numbers and names:
+        raise FolderError(
+            f"labels CSV {path} mixes class indices (line {numbers[0][0]}: {numbers[0][1]!r}) "
+            f"and class names (line {names[0][0]}: {names[0][1]!r}); give every image an "
+            "index or every image a name")
+    if not numbers:
+        return sorted({lab for _, lab in names}), False
+    top = num_classes - 1 if num_classes is not None else None
+    for line, lab in numbers:
+        value = int(lab)
+        if value < 0 or (top is not None and value > top):
+            allowed = f"0 to {top}" if top is not None else "0 or more"
+            raise FolderError(f"labels CSV {path}, line {line}: label {lab!r} is not a class "
+                              f"index of the model ({allowed})")
+    return [str(i) for i in range(max(int(lab) for _, lab in numbers) + 1)], True
 
 
 def _from_csv(
-    root: Path, csv_path: Path
+    root: Path, csv_path: Path, num_classes: int | None
 ) -> tuple[list[str], dict[str, list[str]], list[tuple[str, str]]]:
     rows = _read_csv_rows(csv_path)
     name = csv_path.name
     skipped: list[tuple[str, str]] = []
     listed: dict[str, str] = {}
-    for file, label in rows:
+    first_line: dict[str, int] = {}
+    for line, file, label in rows:
         rel = Path(file).as_posix()
         if rel in listed:
-            raise ValueError(f"labels CSV {csv_path} lists {rel!r} more than once")
-        listed[rel] = label
+            raise FolderError(f"labels CSV {csv_path} lists {rel!r} more than once (lines "
+                              f"{first_line[rel]} and {line}); keep one row per image")
+        listed[rel], first_line[rel] = label, line
     by_label: dict[str, list[str]] = {}
     for rel, label in listed.items():
         if not (root / rel).is_file():
@@ -144,7 +190,8 @@ def _from_csv(
             skipped.append((rel, f"empty label in {name}"))
         else:
             by_label.setdefault(label, []).append(rel)
-    classes, numeric = _class_names_for(lab for lab in listed.values() if lab)
+    classes, numeric = _class_names_for(
+        [(line, file, lab) for line, file, lab in rows if lab], csv_path, num_classes)
     key = (lambda lab: str(int(lab))) if numeric else (lambda lab: lab)  # "07" is class "7"
     files: dict[str, list[str]] = {c: [] for c in classes}
     for lab, rels in by_label.items():
@@ -200,7 +247,7 @@ def _resolve_csv(root: Path, labels_csv: str | Path) -> Path:
     if not path.is_file() and not path.is_absolute() and (root / path).is_file():
         path = root / path
     if not path.is_file():
-        raise FileNotFoundError(f"labels CSV {labels_csv} does not exist (nor under {root})")
+        raise MissingFileError(f"labels CSV {labels_csv} does not exist (nor under {root})")
     return path
 
 
@@ -212,10 +259,12 @@ def load_image_folder(
     per_class: int | None = None,
     seed: int = 0,
     labels_csv: str | Path | None = None,
+    num_classes: int | None = None,
 ) -> ImageFolderData:
     """Load the images under ``root`` as float32 ``(N, channels, H, W)`` in ``[0, 1]``.
 
-    ``labels_csv`` (a path, or a name inside ``root``) switches to the flat-folder layout.
+    ``labels_csv`` (a path, or a name inside ``root``) switches to the flat-folder layout;
+    ``num_classes``: the model's outputs, the range of its integer labels.
     See the module docstring for the rules on skipping, sampling and ordering.
 
     Shape:
@@ -225,11 +274,12 @@ def load_image_folder(
     _check_args(size, channels, per_class, seed)
     root_path = Path(root)
     if not root_path.is_dir():
-        raise FileNotFoundError(f"image folder {root} does not exist or is not a directory")
+        raise MissingFileError(f"image folder {root} does not exist or is not a directory")
     if labels_csv is None:
         classes, files, skipped = _from_subfolders(root_path)
     else:
-        classes, files, skipped = _from_csv(root_path, _resolve_csv(root_path, labels_csv))
+        classes, files, skipped = _from_csv(root_path, _resolve_csv(root_path, labels_csv),
+                                            num_classes)
     gen = torch.Generator().manual_seed(seed)
     kept: list[tuple[int, str, torch.Tensor]] = []
     for label, name in enumerate(classes):
@@ -237,7 +287,10 @@ def load_image_folder(
         skipped.extend(bad)
         kept.extend((label, rel, img) for rel, img in good)
     if not kept:
-        raise ValueError(f"no readable images in {root}: {len(skipped)} file(s) skipped")
+        reasons = "; ".join(f"{rel}: {why}" for rel, why in skipped[:_REASONS_SHOWN])
+        more = ", ..." if len(skipped) > _REASONS_SHOWN else ""
+        raise FolderError(f"no readable images in {root}: {len(skipped)} file(s) skipped"
+                          + (f" ({reasons}{more})" if reasons else ""))
     for label in sorted(set(range(len(classes))) - {label for label, _, _ in kept}):
         warnings.warn(f"class {classes[label]!r} in {root} has no readable images", stacklevel=2)
     return ImageFolderData(

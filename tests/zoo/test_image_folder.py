@@ -261,3 +261,61 @@ def test_bad_arguments_fail_before_reading(tmp_path: Path, kwargs: dict, match: 
     # the root does not exist: the argument error must come first
     with pytest.raises(ValueError, match=match):
         load_image_folder(tmp_path / "nowhere", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("rows", "classes", "match"),
+    [
+        # one stray value among digit labels is refused, naming its line and the range
+        ("a.png,2\nb.jpg,0\nc.png,-1\n", None, r"line 4: label '-1' is not a class index"),
+        ("a.png,2\nb.jpg,56\nc.png,1\n", 10, r"line 3: label '56' .* \(0 to 9\)"),
+        # a column of indices and names is never re-read as names sorted as text
+        ("a.png,2\nb.jpg,cat\nc.png,1\n", None,
+         r"mixes class indices \(line 2: '2'\) and class names \(line 3: 'cat'\)"),
+    ],
+)
+def test_stray_and_mixed_labels_are_refused(tmp_path: Path, rows: str, classes: int | None,
+                                            match: str) -> None:
+    root = _flat(tmp_path, rows)
+    with pytest.raises(zoo.UserError, match=match) as info:
+        load_image_folder(root, size=16, labels_csv="labels.csv", num_classes=classes)
+    assert "labels.csv" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_integer_labels_within_the_model_classes_load(tmp_path: Path) -> None:
+    root = _flat(tmp_path, "a.png,9\nb.jpg,0\n")
+    with pytest.warns(UserWarning, match="no readable images"):
+        data = load_image_folder(root, size=16, labels_csv="labels.csv", num_classes=10)
+    assert data.class_names == tuple(str(i) for i in range(10)) and data.y.tolist() == [0, 9]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("", "is empty: it needs a header line 'file,label'"),
+        ("file,label\n", "has a header but no rows"),
+        ("file,label\ngone.png,cat\nlost.png,dog\n",
+         r"3 file\(s\) skipped \(gone.png: listed in labels.csv but missing"),
+    ],
+)
+def test_empty_header_only_and_all_missing_csvs(tmp_path: Path, text: str, match: str) -> None:
+    root = tmp_path / "flat"
+    _write(root / "a.png", _photo("chelsea"))
+    (tmp_path / "labels.csv").write_text(text)
+    with pytest.raises(zoo.UserError, match=match):
+        load_image_folder(root, size=16, labels_csv=tmp_path / "labels.csv")
+
+
+def test_non_image_and_zero_byte_folders_are_one_line_user_errors(tmp_path: Path) -> None:
+    for name, content in (("texts", b"just text"), ("empty", b"")):
+        root = tmp_path / name
+        for cls in ("0", "1"):
+            _write(root / cls / ("x.txt" if name == "texts" else "x.png"), content)
+        with pytest.raises(zoo.UserError, match=r"no readable images .*2 file\(s\) skipped") as e:
+            load_image_folder(root, size=16)
+        assert "\n" not in str(e.value)
+        reason = "not an image file" if name == "texts" else "unreadable image"
+        assert reason in str(e.value)
+    with pytest.raises(zoo.UserError, match="nowhere") as missing:
+        load_image_folder(tmp_path / "nowhere", size=16)
+    assert isinstance(missing.value, FileNotFoundError)
