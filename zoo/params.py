@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from zoo.checks import check_choice, check_eps_grid, check_nonnegative
+from zoo.errors import UserError
 
 REQUIRED = inspect.Parameter.empty  # the default of a parameter that has none
 Check = Callable[[object, str], Any]
@@ -155,8 +156,15 @@ class Param:
 
     def check(self, value: object, key: str | None = None) -> Any:
         """The value, normalised (an int given for a float becomes a float), or a
-        ``ValueError`` naming ``key`` (the parameter's name by default)."""
-        return value if self._check is None else self._check(value, key or self.name)
+        ``UserError`` (a ``ValueError``) naming ``key`` (the parameter's name by default)."""
+        if self._check is None:
+            return value
+        try:
+            return self._check(value, key or self.name)
+        except UserError:
+            raise
+        except ValueError as err:  # a shared check of zoo.checks: the user's value all the same
+            raise UserError(str(err)) from None
 
     def check_relative(self, value: object, key: str | None = None) -> Any:
         """A value of its relative form (``relative.name``, which ``key`` defaults to): a
@@ -252,11 +260,11 @@ def resolve(params: Mapping[str, Param], given: Mapping[str, Any],
     for name, p in params.items():
         if p.relative is not None and p.relative.name in out:
             if name in out:
-                raise ValueError(f"give {name} or {p.relative.name}, not both")
+                raise UserError(f"give {name} or {p.relative.name}, not both")
             factor = p.check_relative(out.pop(p.relative.name))
             if p.relative.to not in context:
                 what = "a fraction" if p.relative.whole else "a multiple"
-                raise ValueError(f"{p.relative.name} is {what} of {p.relative.to}, which "
+                raise UserError(f"{p.relative.name} is {what} of {p.relative.to}, which "
                                  "this call does not have")
             out[name] = p.relative.resolve(factor, context[p.relative.to])
     return out
@@ -290,33 +298,33 @@ def _choice(value: object, key: str, choices: tuple[Any, ...]) -> Any:
     if all(isinstance(c, str) for c in choices):
         return check_choice(value, key, choices)
     if isinstance(value, bool) or value not in choices:
-        raise ValueError(f"{key} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+        raise UserError(f"{key} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
 
 
 def _bool(value: object, key: str) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"{key} must be true or false, got {value!r}")
+        raise UserError(f"{key} must be true or false, got {value!r}")
     return value
 
 
 def _int(value: object, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{key} must be an integer, got {value!r}")
+        raise UserError(f"{key} must be an integer, got {value!r}")
     return value
 
 
 def _float(value: object, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{key} must be a real number, got {value!r}")
+        raise UserError(f"{key} must be a real number, got {value!r}")
     if not math.isfinite(value):
-        raise ValueError(f"{key} must be finite, got {value!r}")
+        raise UserError(f"{key} must be finite, got {value!r}")
     return float(value)
 
 
 def _str(value: object, key: str) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{key} must be a non-empty string, got {value!r}")
+        raise UserError(f"{key} must be a non-empty string, got {value!r}")
     return value
 
 
@@ -332,11 +340,11 @@ def _bounded(check: Check, markers: tuple[Any, ...]) -> Check:
             value = check(value, key)
         for b in bounds:
             if isinstance(b, AtLeast) and value < b.bound:
-                raise ValueError(f"{key} must be >= {b.bound:g}, got {value!r}")
+                raise UserError(f"{key} must be >= {b.bound:g}, got {value!r}")
             if isinstance(b, Above) and value <= b.bound:
-                raise ValueError(f"{key} must be > {b.bound:g}, got {value!r}")
+                raise UserError(f"{key} must be > {b.bound:g}, got {value!r}")
             if isinstance(b, AtMost) and value > b.bound:
-                raise ValueError(f"{key} must be <= {b.bound:g}, got {value!r}")
+                raise UserError(f"{key} must be <= {b.bound:g}, got {value!r}")
         return value
 
     return bounded
@@ -354,9 +362,9 @@ def _sequence(base: Any, markers: tuple[Any, ...]) -> Check | None:
 
     def sequence(value: object, key: str) -> list[Any] | tuple[Any, ...]:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
-            raise ValueError(f"{key} must be a non-empty list, got {value!r}")
+            raise UserError(f"{key} must be a non-empty list, got {value!r}")
         if fixed and len(value) != len(items):
-            raise ValueError(f"{key} must hold {len(items)} values, got {value!r}")
+            raise UserError(f"{key} must hold {len(items)} values, got {value!r}")
         out = [items[i if fixed else 0](v, f"{key}[{i}]")  # type: ignore[misc]
                for i, v in enumerate(value)]
         return tuple(out) if as_tuple else out
@@ -393,7 +401,7 @@ def _union(members: tuple[Any, ...], markers: tuple[Any, ...]) -> Check | None:
                 return check(value, key)
             except ValueError as err:
                 errors.append(str(err))
-        raise ValueError(errors[0] if len(errors) == 1 else " or ".join(errors))
+        raise UserError(errors[0] if len(errors) == 1 else " or ".join(errors))
 
     return union
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import pytest
 import torch
 
+from zoo.errors import UserError
 from zoo.methods import Method, register_method
 from zoo.params import (
     SIDE,
@@ -83,7 +84,7 @@ def test_annotations_check_and_normalise(name: str, value: object, expected: obj
 ])
 def test_annotations_refuse_bad_values_naming_them(name: str, value: object,
                                                    message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):  # still a ValueError
         PARAMS[name].check(value)
 
 
