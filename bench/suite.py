@@ -43,6 +43,7 @@ from bench.definitions import Definitions, parse_definitions
 from bench.kind import Kind, get_kind, list_kinds
 from bench.spec import Job
 from zoo.errors import UserError
+from zoo.registry import unknown_name
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +111,7 @@ def parse_suite(raw: Mapping[str, Any], *, path: Path, source: str = "") -> Suit
     unknown = sorted(set(raw) - set(TOP_KEYS))
     if unknown:
         raise SuiteError(
-            f"{path.name}: unknown top-level key {unknown[0]!r}; allowed: {', '.join(TOP_KEYS)}"
-        )
+            f"{path.name}: {unknown_name('top-level key', unknown[0], list(TOP_KEYS))}")
     name = raw.get("name", path.stem)
     description = raw.get("description", "")
     seed = raw.get("seed", 0)
@@ -153,16 +153,14 @@ def expand_task(
     try:
         kind = get_kind(kind_name)
     except KeyError:
-        raise SuiteError(f"{where}: unknown job kind {kind_name!r}; kinds: "
-                         f"{', '.join(list_kinds())}") from None
+        raise SuiteError(f"{where}: {unknown_name('job kind', kind_name, list_kinds())}"
+                         ) from None
     where = f"{where} ({kind.name})"
     given = {k: v for k, v in task.items() if k != "kind"}
     allowed = schema.allowed_keys(kind)
     unknown = sorted(set(given) - allowed)
     if unknown:
-        raise SuiteError(
-            f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
-        )
+        raise SuiteError(f"{where}: {unknown_name('key', unknown[0], sorted(allowed))}")
     params = {**schema.recorded_defaults(kind), **given}
     if kind.uses_data:
         params.setdefault("seed", seed)

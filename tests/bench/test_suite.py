@@ -119,8 +119,11 @@ def test_job_id_ignores_dict_order() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ('[[task]]\nkind = "toy"\nepz = 0.5\n', "unknown key 'epz'"),
+        ('[[task]]\nkind = "toy"\nepz = 0.5\n', "unknown key 'epz' (did you mean 'eps'?)"),
         ('[[task]]\nkind = "tsne"\n', "unknown job kind 'tsne'"),
+        ('[[task]]\nkind = "robustnes"\n', "unknown job kind 'robustnes' (did you mean "
+         "'robustness'?)"),
+        (ROBUST.replace("steps = 3", "stpes = 3"), "unknown key 'stpes' (did you mean 'steps'?)"),
         (ROBUST.replace('"mnist_cnn"]', '"mnist_cnm"]'), "unknown model 'mnist_cnm'"),
         (ROBUST.replace('"pgd"]', '"pgdd"]'), "unknown attack 'pgdd'"),
         (ROBUST + 'dataset = "cifar10"\n', "unknown dataset 'cifar10'"),
@@ -161,7 +164,7 @@ def test_suite_level_errors(tmp_path: Path) -> None:
         load_suite("nope")
     with pytest.raises(SuiteError, match="not valid TOML"):
         load_suite(write(tmp_path, "[[task]\n"))
-    with pytest.raises(SuiteError, match="unknown top-level key 'sede'"):
+    with pytest.raises(SuiteError, match=r"unknown top-level key 'sede' \(did you mean 'seed'"):
         load_suite(write(tmp_path, '[[task]]\nkind = "toy"\n', header="sede = 1\n"))
     with pytest.raises(SuiteError, match="task 2"):
         load_suite(write(tmp_path, '[[task]]\nkind = "toy"\n[[task]]\nkind = "toy"\nx = 1\n'))
