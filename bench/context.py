@@ -4,6 +4,7 @@ given size)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,12 +18,43 @@ import zoo
 from bench.definitions import Definitions
 from bench.user_assets import fit_labels, folder_info, load_defined_model, read_folder
 from zoo.checkpoint import file_sha256
+from zoo.models import TV_PREFIX, random_init
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: the photos colour models are dreamed and stylised on: content first, style texture second
 CONTENT_PHOTO, STYLE_PHOTO = "chelsea", "immunohistochemistry"
+
+
+def weights_seed(seed: int, name: str) -> int:
+    """The seed of a random-weight model's initial weights: from the suite's seed and the
+    model's name (as the suite names it), through sha256, which is the same in every process
+    (Python's ``hash`` of a string is salted per process)."""
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1  # 63 bits: any torch.manual_seed takes it
+
+
+def state_sha256(module: torch.nn.Module) -> str:
+    """sha256 of a module's weights and buffers (names, dtypes, shapes and bytes, in the state
+    dict's order): the hash of weights that have no file, on any device."""
+    digest = hashlib.sha256()
+    for key, tensor in module.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _seeded_random_net(source: str, seed: int) -> torch.nn.Module:
+    """The network of ``source`` (``tv:<arch>`` or a shipped model) initialised from ``seed``;
+    the caller's RNG state is left as it was."""
+    with random_init(seed):
+        if source.startswith(TV_PREFIX):
+            import torchvision.models as tvm
+
+            return tvm.get_model(source[len(TV_PREFIX):], weights=None)
+        return zoo.model_spec(source).build()
 
 
 def resolve_device(device: str) -> torch.device:
@@ -65,10 +97,18 @@ class RunContext:
         key = (name, weights)
         if key not in self._models:
             definition = self.definitions.models.get(name)
-            if definition is not None:
-                model = load_defined_model(definition)
-            else:
-                model = zoo.load_model(name, weights=weights)
+            # loading draws nothing from the caller's RNG (zoo builds a torchvision network
+            # before it finds its weights file missing)
+            with torch.random.fork_rng(devices=[]):
+                if definition is not None:
+                    model, source = load_defined_model(definition), definition.source
+                else:
+                    model, source = zoo.load_model(name, weights=weights), name
+            if model.random_weights:
+                # zoo draws every random-weight model from one fixed seed; a run draws its own
+                # from the suite's seed and the model's name, the same in every process
+                net = _seeded_random_net(source, weights_seed(self.seed, name))
+                model.net.load_state_dict(net.state_dict())
             model = model.to(self.device).eval()
             for p in model.parameters():
                 # jobs need input gradients only; parameter grads would just cost time
@@ -121,7 +161,13 @@ class RunContext:
         self.data_info[name] = folder_info(definition, folder, notes)
 
     def weights_sha256(self, model: zoo.Classifier) -> str:
-        """Short hash of the weights file behind a model ("" for random weights)."""
+        """Short hash of the weights a model runs with: of its weights file, or of the weights
+        themselves when they are random ("" for hand-set weights with no file)."""
+        if model.random_weights:
+            key = f"random weights of {model.name}"  # one model per name: its seed's
+            if key not in self._hashes:
+                self._hashes[key] = state_sha256(model.net)[:12]
+            return self._hashes[key]
         if not model.weights:
             return ""
         if model.weights not in self._hashes:

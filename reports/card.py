@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -118,11 +119,29 @@ def build_card(
         key = config.get("model") if isinstance(config, dict) else None
         if isinstance(key, str) and key not in keys:
             keys.append(key)
+    seed = suite_seed(meta)
     models = [
-        _model_entry(key, models_meta.get(key), datasets_meta, current, df, artifact)
+        _model_entry(key, models_meta.get(key), datasets_meta, current, df, artifact, seed)
         for key in keys
     ]
     return _plain({"run": _run_entry(meta, current), "models": models})
+
+
+def suite_seed(meta: dict[str, Any]) -> int | None:
+    """The suite's seed, which random weights are drawn from: the meta's ``seed`` where the run
+    records it, else the ``seed`` of the suite text it ran (0 when the text sets none); ``None``
+    when the run kept no suite text."""
+    seed = meta.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed
+    source = meta.get("suite_source")
+    if not isinstance(source, str) or not source.strip():
+        return None
+    try:
+        seed = tomllib.loads(source).get("seed", 0)
+    except tomllib.TOMLDecodeError:
+        return None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def _run_entry(meta: dict[str, Any], current: pd.DataFrame) -> dict[str, Any]:
@@ -162,7 +181,7 @@ def _wall_seconds(started: str, finished: str) -> float | None:
 
 def _model_entry(
     key: str, info: dict[str, Any] | None, datasets_meta: dict[str, Any],
-    current: pd.DataFrame, df: pd.DataFrame, artifact: ArtifactLoader,
+    current: pd.DataFrame, df: pd.DataFrame, artifact: ArtifactLoader, seed: int | None = None,
 ) -> dict[str, Any]:
     info = info or {}
     rows = df[column(df, "model") == key]
@@ -197,6 +216,8 @@ def _model_entry(
         "weights_sha256": info.get("weights_sha256") or (
             str(hashes.iloc[0]) if len(hashes) else None),
         "random_weights": info.get("random_weights"),
+        # random weights are drawn from the suite's seed and the model's name
+        "weights_seed": seed if info.get("random_weights") else None,
         "outputs_probabilities": info.get("outputs_probabilities"),
         "error": info.get("error") or None,
         "threat": {norm: float(eps) for norm, eps in _ordered(threat) if is_number(eps)},
@@ -237,16 +258,20 @@ def _data_entry(key: str | None, info: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _weights_text(entry: dict[str, Any], known: bool) -> str | None:
-    """The weights cell: the file's hash, or what the model ran with instead of a file."""
-    if entry["random_weights"]:
-        return "random weights"
+    """The weights cell: the hash of the weights the model ran with, and where they came from
+    (a file, or random weights and the seed they were drawn from)."""
     sha, path = entry["weights_sha256"], entry["weights"]
+    if entry["random_weights"]:
+        text = "random weights"
+        if entry["weights_seed"] is not None and sha:  # older runs kept neither
+            text += f", seeded from suite seed {entry['weights_seed']}"
+        return text + (f" (sha256 {sha[:12]})" if sha else "")
     where = None
     if path:
         shipped = Path(path).parts[-3:-1] == ("zoo", "weights")
         where = "shipped" if shipped else Path(path).name
     if sha:
-        return f"sha256 {sha}" + (f" ({where})" if where else "")
+        return f"sha256 {sha[:12]}" + (f" ({where})" if where else "")
     if where:
         return f"{where} (no hash)"
     if entry["error"] or not known:

@@ -436,3 +436,22 @@ def test_without_a_gradient_free_attack_a_masked_model_has_no_figure(tmp_path: P
     md = card_markdown(audit_card(tmp_path))
     assert ("~~80.0% white-box~~ not meaningful: sanity checks failed and no gradient-free "
             "attack ran") in md
+
+
+def test_random_weights_show_their_hash_and_the_suite_seed(tmp_path: Path) -> None:
+    with Store(tmp_path) as s:
+        write_meta(s, [], suite_source='name = "s"\nseed = 7\n', models={
+            "r": model_meta(random_weights=True, weights="", weights_sha256="0123456789abcdef"),
+        })
+        s.write_job(Job("toy", {"eps": 0.5}), JobOutput(rows=[]), seconds=1.0,
+                    provenance={"device": "cpu", "torch_version": "x", "git_commit": "a",
+                                "finished_at": FINISHED})
+    card = audit_card(tmp_path)
+    model = card["models"][0]
+    assert model["weights_seed"] == 7
+    text = "random weights, seeded from suite seed 7 (sha256 0123456789ab)"
+    assert model["weights_text"] == text
+    assert text in card_markdown(card)
+    assert json.loads(card_json(card))["models"][0]["weights_sha256"] == "0123456789abcdef"
+    page = build_report(tmp_path).read_text(encoding="utf-8")
+    assert text in page
