@@ -34,6 +34,12 @@ def run_suite(
     ``SuiteError`` for a suite that cannot run, before any job. Failed jobs are recorded in
     the store (``bench.store.load_jobs``) and leave no rows. ``threads``: PyTorch's CPU
     threads for the run, restored afterwards.
+
+    One process at a time runs in ``run_dir``: while another holds it, this raises
+    ``zoo.errors.UserError`` naming that process, before anything is written. Ctrl-C (or
+    SIGTERM where a handler raises it) raises ``zoo.errors.Interrupted``, a
+    ``BaseException`` whose message says how many jobs were kept: the job in flight is
+    dropped, and the same call resumes after the last stored job.
     """
     if isinstance(suite, Mapping):
         raw = dict(suite)
