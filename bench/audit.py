@@ -24,6 +24,7 @@ from bench.definitions import (
 )
 from bench.threat import standard_eps
 from bench.user_assets import load_defined_model
+from zoo.errors import UserError
 
 TEMPLATES = Path(__file__).parent / "suites" / "audit"
 #: kinds that aim at the model's layers, left out when hooks cannot see them
@@ -196,7 +197,7 @@ def write_audit_suite(request: AuditRequest, out_dir: Path, command: str) -> Pat
     ``ImportError`` or ``FileNotFoundError`` with the reason, before any job runs."""
     key = model_key(request.model)
     if request.data is None and (request.labels_csv or request.per_class):
-        raise ValueError("--labels-csv and --per-class describe --data DIR; give --data")
+        raise UserError("--labels-csv and --per-class describe --data DIR; give --data")
     input_size: int | list[int] | None = request.input_size
     if request.input_size is not None and len(request.input_size) == 1:
         input_size = request.input_size[0]

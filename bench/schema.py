@@ -33,9 +33,10 @@ import zoo
 from bench.definitions import Definitions, dataset_of
 from bench.kind import Kind
 from bench.store import CORE, PROVENANCE
+from zoo.errors import UnknownNameError, UserError
 from zoo.methods import Method
 from zoo.params import REQUIRED, LayerName, Param, split_annotated
-from zoo.registry import Registry
+from zoo.registry import Registry, unknown_name
 
 #: the key under which a job records the hash of its model's ``[models.*]`` table
 DEFINITION = "definition"
@@ -160,7 +161,7 @@ def check_config(kind: Kind, config: dict[str, Any], defs: Definitions) -> dict[
         # the job id carries the definition, so editing the model's table re-runs its jobs
         config[DEFINITION] = defs.digest(model)
         if config.get("weights") is not None:
-            raise ValueError(f"model {model!r} is declared in [models.{model}]; give its "
+            raise UserError(f"model {model!r} is declared in [models.{model}]; give its "
                              "weights there, not in the task")
     for key, value in list(config.items()):
         if (key != "model" and key in kind.params and kind.params[key].has(ModelName)
@@ -173,7 +174,7 @@ def check_config(kind: Kind, config: dict[str, Any], defs: Definitions) -> dict[
         if given not in defs.data:
             check_dataset(given)
         if given != expected:
-            raise ValueError(f"model {config['model']!r} is audited on {expected!r}, not {given!r}")
+            raise UserError(f"model {config['model']!r} is audited on {expected!r}, not {given!r}")
     out = {}
     for key, value in config.items():
         if key == DEFINITION or (defined and key in ("model", "dataset")):
@@ -216,7 +217,7 @@ def _takes_list(param: Param) -> bool:
 
 def check_dataset(value: object) -> str:
     if value not in zoo.DATASETS:
-        raise KeyError(f"unknown dataset {value!r}; datasets: {', '.join(zoo.list_datasets())}")
+        raise UnknownNameError(unknown_name("dataset", value, zoo.list_datasets()))
     return str(value)
 
 

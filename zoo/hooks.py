@@ -4,12 +4,15 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from torch import nn
 from torch.utils.hooks import RemovableHandle
+
+from zoo.errors import UnknownNameError
 
 
 class HookSet:
@@ -58,9 +61,13 @@ def find_modules(model: nn.Module, kind: type[nn.Module]) -> list[tuple[str, nn.
 
 
 def get_layer(model: nn.Module, name: str) -> nn.Module:
-    """A submodule by its qualified name, with a ``KeyError`` listing the valid names."""
+    """A submodule by its qualified name, with an ``UnknownNameError`` (a ``KeyError`` and a
+    ``UserError``) giving the closest name and listing the valid ones."""
     modules = dict(model.named_modules())
     if name not in modules or name == "":
-        valid = ", ".join(n for n in modules if n) or "(none)"
-        raise KeyError(f"layer {name!r} not found in the model; layers are: {valid}")
+        names = [n for n in modules if n]
+        close = difflib.get_close_matches(name, names, n=1) if isinstance(name, str) else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownNameError(f"layer {name!r} not found in the model{hint}; layers are: "
+                               f"{', '.join(names) or '(none)'}")
     return modules[name]

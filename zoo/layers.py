@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo.errors import UserError
 from zoo.guard import buffers_kept
 from zoo.hooks import HookSet, get_layer
 
@@ -80,8 +81,8 @@ def layers_for(model: nn.Module) -> list[str]:
     layers = feature_layers(model)
     if not layers:
         if is_scripted(model):
-            raise ValueError(SCRIPTED)
-        raise ValueError("the generative methods need convolutional feature layers; "
+            raise UserError(SCRIPTED)
+        raise UserError("the generative methods need convolutional feature layers; "
                          "the model has none")
     return layers
 
@@ -120,7 +121,7 @@ def last_conv(model: nn.Module) -> str:
     views read maximally activating patches. Grad-CAM's default is ``cam_layer``."""
     convs = conv_activations(model)
     if not convs:
-        raise ValueError("the model has no convolutional layer")
+        raise UserError("the model has no convolutional layer")
     return convs[-1]
 
 
@@ -160,7 +161,7 @@ class _Seen:
 def _probe_input(model: nn.Module, input_shape: Sequence[int] | None) -> torch.Tensor:
     shape = input_shape if input_shape is not None else getattr(model, "input_shape", None)
     if shape is None:
-        raise ValueError("finding a layer by a probe pass needs the model's input_shape "
+        raise UserError("finding a layer by a probe pass needs the model's input_shape "
                          "(C, H, W): a zoo.Classifier carries it")
     tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
     device = tensor.device if tensor is not None else torch.device("cpu")
@@ -202,7 +203,7 @@ def _probe(model: nn.Module, x: torch.Tensor) -> tuple[list[_Seen], bool]:
                 hooks.forward(module, keep(seen[id(module)]))
         logits = model(x.requires_grad_(True))
         if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
-            raise ValueError(f"the model must return logits (N, classes), got "
+            raise UserError(f"the model must return logits (N, classes), got "
                              f"{type(logits).__name__}")
         pooled = {id(s.output) for s in finished
                   if s.output is not None and isinstance(s.module, _POOLS)}
@@ -252,14 +253,14 @@ def cam_layer(model: nn.Module, input_shape: Sequence[int] | None = None) -> str
         if entry.reaches:
             return entry.name
     if candidates:
-        raise ValueError(
+        raise UserError(
             "the class scores depend on none of the layers that output a spatial map or "
             "transformer tokens (zero gradient at a random image: an untrained head "
             "initialised to zero, as torchvision's VisionTransformer's is?); name one with "
             "layer = \"...\"")
     hidden = (" (parts of it are TorchScript, whose layers hooks cannot see)" if scripted
               else "")
-    raise ValueError("no layer of the model outputs a spatial map (N, K, h, w) with h, w > 1 "
+    raise UserError("no layer of the model outputs a spatial map (N, K, h, w) with h, w > 1 "
                      f"or transformer tokens (N, 1 + h*h, D){hidden}; name one with "
                      "layer = \"...\"")
 
@@ -291,7 +292,7 @@ def output_shape(model: nn.Module, layer: str,
     probe pass."""
     shapes = output_shapes(model, [layer], input_shape)
     if layer not in shapes:
-        raise ValueError(f"layer {layer!r} did not output a tensor in a forward pass")
+        raise UserError(f"layer {layer!r} did not output a tensor in a forward pass")
     return shapes[layer]
 
 
@@ -302,7 +303,7 @@ def first_activation(model: nn.Module) -> str:
         if isinstance(m, nn.Conv2d):
             after = modules[i + 1] if i + 1 < len(modules) else None
             return after[0] if after and isinstance(after[1], nn.ReLU) else modules[i][0]
-    raise ValueError("the representation views need a convolutional layer")
+    raise UserError("the representation views need a convolutional layer")
 
 
 # model -> {(channels, side): whether it runs}; weak, so a model's answers go with it
