@@ -14,7 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.checks import check_images, check_labels
-from zoo.errors import UserError
+from zoo.gradients import INSTEAD_ATTACK, not_differentiable
+from zoo.gradients import NoGradientError as NoGradientError  # the attacks' name for it
+from zoo.gradients import input_gradient as gradient_of
 from zoo.guard import check_model, num_classes, warn_if_training
 from zoo.params import AtLeast, Relative
 
@@ -80,16 +82,7 @@ def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 Loss = Literal["ce", "margin"]
 LOSSES = {"ce": ce_loss, "margin": margin_loss}
 #: what an attack says when the model's output has no autograd path to its input
-NO_GRADIENT = ("the model's output does not depend on its input through autograd (gradients "
-               "are masked: white-box attacks cannot run; use a black-box attack)")
-
-
-class NoGradientError(UserError):
-    """The model's output has no autograd path to its input: no gradient attack can run on
-    it (its message is ``NO_GRADIENT``)."""
-
-    def __init__(self) -> None:
-        super().__init__(NO_GRADIENT)
+NO_GRADIENT = not_differentiable(INSTEAD_ATTACK)
 
 
 def attack_objective(logits: torch.Tensor, y: torch.Tensor, targeted: bool,
@@ -100,16 +93,13 @@ def attack_objective(logits: torch.Tensor, y: torch.Tensor, targeted: bool,
     return -value if targeted else value
 
 
-def grad_wrt_input(objective: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
-    """``d objective / d x_adv``; one ``NoGradientError`` (a ``ValueError``) when the model's
-    output has no autograd path to the input (a forward that detaches it, thresholds it or
-    runs under ``no_grad``), instead of torch's own error."""
-    if not objective.requires_grad:
-        raise NoGradientError()
-    (grad,) = torch.autograd.grad(objective, x_adv, allow_unused=True)
-    if grad is None:
-        raise NoGradientError()
-    return grad
+def grad_wrt_input(objective: torch.Tensor, x_adv: torch.Tensor,
+                   retain: bool = False) -> torch.Tensor:
+    """``d objective / d x_adv`` (keeping the graph for another pass when ``retain``); one
+    ``NoGradientError`` (a ``UserError``) when the model's output has no autograd path to the
+    input (a forward that detaches it, thresholds it or runs under ``no_grad``), instead of
+    torch's own error."""
+    return gradient_of(objective, x_adv, instead=INSTEAD_ATTACK, retain_graph=retain)
 
 
 def expected_value_and_grad(

@@ -54,9 +54,9 @@ import torch
 from torch import nn
 
 from attacks.common import (
-    NoGradientError,
     Norm,
     check_attack_inputs,
+    grad_wrt_input,
     logits_of,
     within_budget,
 )
@@ -66,19 +66,6 @@ from zoo.params import AtLeast, Iterations, NonNegative
 #: a number of candidate classes: the labels' class and at least one other
 Candidates = Annotated[int, AtLeast(2)]
 _TINY = 1e-12
-
-
-def _class_gradient(objective: torch.Tensor, x_adv: torch.Tensor,
-                    retain: bool) -> torch.Tensor:
-    """``d objective / d x_adv``, keeping the graph for the next class when ``retain``;
-    ``NoGradientError`` when the model's output has no autograd path to its input (as
-    ``attacks.common.grad_wrt_input``, which frees the graph after one class)."""
-    if not objective.requires_grad:
-        raise NoGradientError()
-    (grad,) = torch.autograd.grad(objective, x_adv, retain_graph=retain, allow_unused=True)
-    if grad is None:
-        raise NoGradientError()
-    return grad
 
 
 def _dual_norm(w: torch.Tensor, norm: str) -> torch.Tensor:
@@ -171,7 +158,7 @@ def deepfool(
             cand = others[active]
             for j in range(cand.shape[1]):
                 f = logits.gather(1, cand[:, j : j + 1]).squeeze(1) - z_y  # (n_active,)
-                w = _class_gradient(f.sum(), xa, retain=j < cand.shape[1] - 1)
+                w = grad_wrt_input(f.sum(), xa, retain=j < cand.shape[1] - 1)
                 w = w.masked_fill(blocked(xa.detach(), w), 0.0)
                 f = f.detach()
                 dist = f.abs() / (_dual_norm(w, norm) + _TINY)

@@ -45,10 +45,10 @@ import torch
 from torch import nn
 
 from attacks.common import (
-    NoGradientError,
     Norm,
     check_attack_inputs,
     fooled,
+    grad_wrt_input,
     logits_of,
     perturbation_norm,
     within_budget,
@@ -98,16 +98,6 @@ def box_projection(t: torch.Tensor, w: torch.Tensor, b: torch.Tensor, norm: str)
     return w.sign() * torch.where(feasible[:, None], move, room)
 
 
-def _grad(objective: torch.Tensor, x: torch.Tensor, retain: bool) -> torch.Tensor:
-    """``attacks.common.grad_wrt_input``, keeping the graph for the next class's pass."""
-    if not objective.requires_grad:
-        raise NoGradientError()
-    (grad,) = torch.autograd.grad(objective, x, retain_graph=retain, allow_unused=True)
-    if grad is None:
-        raise NoGradientError()
-    return grad
-
-
 def closest_boundary(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, targeted: bool, norm: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -131,14 +121,14 @@ def closest_boundary(
         if targeted:
             rival = logits.detach().scatter(1, y[:, None], -torch.inf).argmax(dim=1)
             f = logits[rows, y] - logits[rows, rival]
-            return f.detach(), _grad(f.sum(), x, retain=False).flatten(1)
+            return f.detach(), grad_wrt_input(f.sum(), x, retain=False).flatten(1)
         best_f = torch.zeros(n, dtype=x.dtype, device=x.device)
         best_g = torch.zeros(n, x[0].numel(), dtype=x.dtype, device=x.device)
         best_dist = torch.full((n,), torch.inf, dtype=x.dtype, device=x.device)
         z_y = logits[rows, y]
         for j in range(1, classes):
             f = logits[rows, (y + j) % classes] - z_y  # each example's j-th other class
-            g = _grad(f.sum(), x, retain=j < classes - 1).flatten(1)
+            g = grad_wrt_input(f.sum(), x, retain=j < classes - 1).flatten(1)
             dual = g.abs().sum(dim=1) if norm == "linf" else g.norm(dim=1)
             dist = f.detach().abs() / (dual + _TINY)
             closer = dist < best_dist

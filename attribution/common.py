@@ -10,6 +10,8 @@ import torch
 from torch import nn
 
 from zoo.checks import check_generator, check_images, check_labels  # noqa: F401
+from zoo.gradients import INSTEAD_ATTRIBUTION
+from zoo.gradients import input_gradient as gradient_of
 from zoo.guard import check_model, num_classes, warn_if_training
 from zoo.hooks import get_layer
 
@@ -58,7 +60,8 @@ def target_scores(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def input_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Gradient of the summed target scores w.r.t. ``x``: each image's gradient is its own
-    (eval mode), and no parameter's ``.grad`` is touched.
+    (eval mode), and no parameter's ``.grad`` is touched. ``NoGradientError`` (a
+    ``UserError``) when the model's output has no autograd path to ``x``.
 
     Shape:
         - x: ``(N, C, H, W)``; target: ``(N,)``; returns ``(N, C, H, W)``.
@@ -66,7 +69,7 @@ def input_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> t
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         scores = target_scores(model(x), target)
-        (grad,) = torch.autograd.grad(scores.sum(), x)
+        grad = gradient_of(scores.sum(), x, instead=INSTEAD_ATTRIBUTION)
     return grad.detach()
 
 

@@ -13,6 +13,8 @@ from torchvision.transforms import InterpolationMode
 
 from attribution.common import check_inputs, check_layer, output_keeper, target_scores
 from attribution.registry import register
+from zoo.gradients import INSTEAD_ATTRIBUTION
+from zoo.gradients import input_gradient as gradient_of
 from zoo.hooks import HookSet
 from zoo.layers import token_side
 from zoo.params import Layer
@@ -61,7 +63,7 @@ def grad_cam(
             raise ValueError(f"layer {layer!r} ran {len(captured)} times in one forward pass; "
                              "pick a module that runs once")
         as_map = map_reader(layer, tuple(captured[0].shape))
-        (grad,) = torch.autograd.grad(scores.sum(), captured[0])
+        grad = gradient_of(scores.sum(), captured[0], instead=INSTEAD_ATTRIBUTION, layer=layer)
     acts, grad = as_map(captured[0].detach()), as_map(grad)
     weights = grad.mean(dim=(2, 3), keepdim=True)
     cam = (weights * acts).sum(dim=1, keepdim=True)

@@ -35,6 +35,8 @@ from torch import nn
 
 from attribution.common import check_inputs, check_layer, output_keeper, target_scores
 from zoo.checks import check_images
+from zoo.gradients import INSTEAD_ATTRIBUTION
+from zoo.gradients import input_gradient as gradient_of
 from zoo.guard import check_model, warn_if_training
 from zoo.hooks import HookSet, find_modules
 
@@ -237,5 +239,5 @@ def relu_rule_gradient(
                 raise ValueError(f"layer {layer!r} ran {len(captured)} times in one forward "
                                  "pass; pick a module that runs once")
             scores = neuron_score(captured[0], neuron)
-        (grad,) = torch.autograd.grad(scores.sum(), x)
+        grad = gradient_of(scores.sum(), x, instead=INSTEAD_ATTRIBUTION)
     return grad.detach()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from zoo.gradients import INSTEAD_GENERATIVE, NoGradientError, not_differentiable
+from zoo.gradients import input_gradient as gradient_of
 from zoo.guard import frozen_parameters
 
 Objective = Callable[[torch.Tensor, int], Mapping[str, torch.Tensor]]
@@ -67,8 +69,17 @@ def optimise_image(
     def closure(step: int) -> torch.Tensor:
         nonlocal evaluations
         terms = objective(x, step)
+        # every term is a function of x; one without a graph reads a model that x cannot
+        # reach (regularisers alone would still give a gradient, and the run would quietly
+        # optimise only them)
+        constant = [k for k, v in terms.items() if not v.requires_grad]
+        if constant:
+            which = ("its " + ", ".join(map(repr, constant))
+                     + (" terms have" if len(constant) > 1 else " term has"))
+            raise NoGradientError(f"{not_differentiable(INSTEAD_GENERATIVE)} ({which} no "
+                                  "gradient)")
         loss = torch.stack(list(terms.values())).sum()
-        (grad,) = torch.autograd.grad(loss, x)
+        grad = gradient_of(loss, x, instead=INSTEAD_GENERATIVE)
         x.grad = grad if grad_transform is None else grad_transform(grad)
         evaluations += 1
         if len(records) == step:  # L-BFGS calls back several times; keep the step's first

@@ -31,7 +31,11 @@ from attribution.metrics._maps import (
     resolve_method,
 )
 from zoo.checks import check_choice, check_nonnegative
+from zoo.gradients import input_gradient as gradient_of
 from zoo.guard import keeps_buffers
+
+#: what the FGSM perturbation says on a model it cannot differentiate
+INSTEAD_FRAGILITY = "the fgsm perturbation cannot be made: use attack='random'"
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ def _perturb(
         with torch.enable_grad():
             # summed, so each image's step is its own gradient's sign
             loss = F.cross_entropy(model(xg), label, reduction="sum")
-            (grad,) = torch.autograd.grad(loss, xg)
+            grad = gradient_of(loss, xg, instead=INSTEAD_FRAGILITY)
         step = grad.sign()
     return (x + eps * step).clamp(0, 1).detach()
 

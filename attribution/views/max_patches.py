@@ -27,6 +27,7 @@ from torch import nn
 from attribution.common import check_layer
 from attribution.views._common import _StopForward, capture
 from zoo.checks import check_images
+from zoo.gradients import input_gradient as gradient_of
 from zoo.guard import HOOK_DICTS, check_model, keeps_buffers, warn_if_training
 from zoo.hooks import HookSet
 from zoo.params import PositiveInt, checked
@@ -209,7 +210,9 @@ def _measure(
         if ci + 1 < oh and cj + 1 < ow:
             boxes = []
             for i, j in ((ci, cj), (ci + 1, cj + 1)):
-                (grad,) = torch.autograd.grad(act[0, :, i, j].sum(), probe, retain_graph=True)
+                grad = gradient_of(act[0, :, i, j].sum(), probe, retain_graph=True,
+                                   instead=f"layer {layer!r}'s receptive field is measured by "
+                                   "its gradient and cannot be")
                 boxes.append(_support(grad))
             top, left, bottom, right = boxes[0]
             if top > 0 and left > 0 and boxes[1][2] < h - 1 and boxes[1][3] < w - 1:
