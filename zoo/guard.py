@@ -5,6 +5,7 @@ a snapshot of everything a method may not change (used by the tests and by the h
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +14,9 @@ from typing import Any, TypeVar
 
 import torch
 from torch import nn
+
+from zoo.checks import check_images
+from zoo.errors import UserError
 
 T = TypeVar("T")
 
@@ -37,8 +41,42 @@ def warn_if_training(model: nn.Module, method: str = "this method") -> None:
 def check_model(model: object, name: str = "model") -> nn.Module:
     """Check that ``model`` is a module with at least one parameter or buffer to run on."""
     if not isinstance(model, nn.Module):
-        raise ValueError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+        raise UserError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
     return model
+
+
+#: the tensor method that converts to each floating dtype, for the messages
+_CASTS = {torch.float32: "float", torch.float64: "double", torch.float16: "half",
+          torch.bfloat16: "bfloat16"}
+
+
+def _cast(dtype: torch.dtype) -> str:
+    return f".{_CASTS[dtype]}()" if dtype in _CASTS else f".to({dtype})"
+
+
+def check_dtype(model: object, x: object, name: str = "x") -> None:
+    """Refuse floating-point images whose dtype is not the model's parameter dtype.
+
+    A float64 image through a float32 convolution fails deep inside the model ("Input type
+    (double) and bias type (float) should be the same"); casting silently would change
+    the precision the user asked for. The contract says the dtype comes from ``x``, so a
+    float64 model with float64 images is fine. A model without floating-point parameters
+    takes any floating dtype; a non-tensor or an integer ``x`` is left to ``check_images``,
+    which also runs first on a mismatched ``x``, so that its errors (shape, NaN, range) read
+    as they did before this check existed.
+    """
+    if not isinstance(model, nn.Module) or not isinstance(x, torch.Tensor):
+        return
+    if not x.is_floating_point():
+        return
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    if not dtypes or x.dtype in dtypes:
+        return
+    check_images(x, name)
+    wanted = min(dtypes, key=str)  # one of them, the same every time
+    raise UserError(
+        f"{name} has dtype {x.dtype} but the model's parameters are {wanted}: convert the "
+        f"images with {name}{_cast(wanted)} or the model with model{_cast(x.dtype)}")
 
 
 def num_classes(model: nn.Module) -> int | None:
@@ -74,13 +112,28 @@ def buffers_kept(model: object) -> Iterator[None]:
                 buffer.copy_(copy)
 
 
+#: the arguments of a method that are images the model reads (checked by ``keeps_buffers``)
+IMAGE_ARGUMENTS = ("x", "content", "style")
+
+
 def keeps_buffers(fn: Callable[..., T]) -> Callable[..., T]:
     """``fn(model, ...)`` run inside ``buffers_kept(model)``; the model is its first
-    positional argument (or ``model=``)."""
+    positional argument (or ``model=``).
+
+    Every registered method enters through here (``zoo.methods`` wraps it), so this is also
+    where the images' dtype is checked against the model's (``check_dtype``), before any
+    work: the arguments named in ``IMAGE_ARGUMENTS``, by position or keyword (not maps or
+    baselines, which the methods convert to ``x``'s dtype themselves).
+    """
+    params = list(inspect.signature(fn).parameters.values())
+    data = [(i, p.name) for i, p in enumerate(params) if p.name in IMAGE_ARGUMENTS]
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> T:
-        with buffers_kept(args[0] if args else kwargs.get("model")):
+        model = args[0] if args else kwargs.get("model")
+        for i, key in data:
+            check_dtype(model, args[i] if i < len(args) else kwargs.get(key), key)
+        with buffers_kept(model):
             return fn(*args, **kwargs)
 
     return call

@@ -12,6 +12,7 @@ import torch
 
 import attacks
 from attacks import carlini_checks, fooling_grid, robust_accuracy
+from zoo.errors import UserError
 
 NAMES = attacks.list_attacks()
 N = 4
@@ -39,18 +40,21 @@ def inf_pixel() -> torch.Tensor:
 
 # (case id, (x, y) -> (x, y), extra kwargs, error type, word the message must contain)
 INPUT_CASES: list[tuple[str, Callable[[], tuple[Any, Any]], dict[str, Any], type, str]] = [
-    ("nan", lambda: (nan_pixel(), labels()), {}, ValueError, "NaN"),
-    ("inf", lambda: (inf_pixel(), labels()), {}, ValueError, "infinite"),
-    ("above_1", lambda: (images() * 2, labels()), {}, ValueError, r"\[0, 1\]"),
-    ("below_0", lambda: (images() - 0.5, labels()), {}, ValueError, r"\[0, 1\]"),
-    ("rank_3", lambda: (images()[:, 0], labels()), {}, ValueError, "shape"),
-    ("uint8", lambda: ((images() * 255).to(torch.uint8), labels()), {}, ValueError, "float"),
-    ("label_10", lambda: (images(), torch.tensor([0, 1, 2, 10])), {}, ValueError, "y"),
-    ("label_neg", lambda: (images(), torch.tensor([0, -1, 2, 3])), {}, ValueError, "y"),
-    ("label_shape", lambda: (images(), labels()[:, None]), {}, ValueError, "y"),
-    ("label_float", lambda: (images(), labels().float()), {}, ValueError, "y"),
-    ("eps_neg", lambda: (images(), labels()), {"eps": -0.1}, ValueError, "eps"),
-    ("eps_nan", lambda: (images(), labels()), {"eps": float("nan")}, ValueError, "eps"),
+    ("nan", lambda: (nan_pixel(), labels()), {}, UserError, "NaN"),
+    ("inf", lambda: (inf_pixel(), labels()), {}, UserError, "infinite"),
+    ("above_1", lambda: (images() * 2, labels()), {}, UserError, r"\[0, 1\]"),
+    ("below_0", lambda: (images() - 0.5, labels()), {}, UserError, r"\[0, 1\]"),
+    ("rank_3", lambda: (images()[:, 0], labels()), {}, UserError, "shape"),
+    ("float64", lambda: (images().double(), labels()), {}, UserError,
+     r"x has dtype torch.float64 but the model's parameters are torch.float32: convert the "
+     r"images with x.float\(\) or the model with model.double\(\)"),
+    ("uint8", lambda: ((images() * 255).to(torch.uint8), labels()), {}, UserError, "float"),
+    ("label_10", lambda: (images(), torch.tensor([0, 1, 2, 10])), {}, UserError, "y"),
+    ("label_neg", lambda: (images(), torch.tensor([0, -1, 2, 3])), {}, UserError, "y"),
+    ("label_shape", lambda: (images(), labels()[:, None]), {}, UserError, "y"),
+    ("label_float", lambda: (images(), labels().float()), {}, UserError, "y"),
+    ("eps_neg", lambda: (images(), labels()), {"eps": -0.1}, UserError, "eps"),
+    ("eps_nan", lambda: (images(), labels()), {"eps": float("nan")}, UserError, "eps"),
 ]
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import attribution
+from zoo.errors import UserError
 
 METHODS = attribution.list_methods()
 
@@ -29,14 +30,18 @@ def bad_images(x: torch.Tensor) -> list[tuple[Any, str]]:
     nan = x.clone()
     nan[0, 0, 0, 0] = float("nan")
     return [(nan, "NaN"), (x * 2, r"\[0, 1\]"), (x[0], r"\(N, C, H, W\)"),
-            ((x * 255).to(torch.uint8), "floating-point"), (x.numpy(), "torch.Tensor")]
+            ((x * 255).to(torch.uint8), "floating-point"), (x.numpy(), "torch.Tensor"),
+            (x.double(), r"^x has dtype torch.float64 but the model's parameters are "
+             r"torch.float32: convert the images with x.float\(\) or the model with "
+             r"model.double\(\)$"),
+            (x.half(), r"x has dtype torch.float16 .* model.half\(\)")]
 
 
 @pytest.mark.parametrize("name", METHODS)
 def test_bad_images(kit, counted, mnist, name) -> None:
     x, y = mnist
     for bad, message in bad_images(x):
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(UserError, match=message):
             call(kit, name, counted, bad, y)
     assert counted.calls == 0
 

@@ -13,6 +13,9 @@ from zoo import (
     check_labels,
     check_nonnegative,
 )
+from zoo.checks import check_baseline, check_generator, check_window
+from zoo.errors import UnknownNameError, UserError
+from zoo.guard import check_model
 
 
 def test_check_images_accepts_pixels() -> None:
@@ -34,7 +37,7 @@ def test_check_images_accepts_pixels() -> None:
     ],
 )
 def test_check_images_rejects(x: object, message: str) -> None:
-    with pytest.raises(ValueError, match=message) as info:
+    with pytest.raises(UserError, match=message) as info:
         check_images(x, name="images")
     assert "images" in str(info.value)
 
@@ -68,3 +71,25 @@ def test_scalar_checks() -> None:
         check_choice("l3", "norm", ("linf", "l2"))
     with pytest.raises(ValueError, match="eps"):
         check_eps_grid([])
+
+
+@pytest.mark.parametrize("bad", [
+    lambda: check_labels(torch.tensor([0, 10]), 2, 10),
+    lambda: check_nonnegative(-1, "eps"),
+    lambda: check_count(1.5, "steps"),
+    lambda: check_eps_grid([]),
+    lambda: check_generator(3),
+    lambda: check_baseline(torch.zeros(5), torch.zeros(1, 1, 2, 2)),
+    lambda: check_window(9, 1, (4, 4)),
+    lambda: check_model(lambda x: x),
+])
+def test_every_refusal_is_a_user_error(bad) -> None:
+    # the command line prints a UserError as one line, exit 2; a plain ValueError is a bug
+    with pytest.raises(UserError) as info:
+        bad()
+    assert type(info.value) is UserError and "\n" not in str(info.value)
+
+
+def test_an_unknown_choice_is_an_unknown_name() -> None:
+    with pytest.raises(UnknownNameError, match="norm must be one of 'linf', 'l2'; got 'l3'"):
+        check_choice("l3", "norm", ("linf", "l2"))

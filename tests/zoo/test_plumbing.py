@@ -17,6 +17,8 @@ from zoo import (
     num_classes,
     warn_if_training,
 )
+from zoo.errors import UserError
+from zoo.guard import check_dtype
 
 
 def tiny() -> nn.Module:
@@ -104,5 +106,45 @@ def test_model_state_detects_each_kind_of_change() -> None:
 def test_get_layer_names_valid_layers() -> None:
     model = tiny()
     assert get_layer(model, "3") is model[3]
-    with pytest.raises(KeyError, match="layer 'fc' not found.*0, 1, 2, 3"):
+    with pytest.raises(KeyError, match="'fc'.*0, 1, 2, 3"):
         get_layer(model, "fc")
+
+
+def test_check_dtype_refuses_images_of_another_dtype_than_the_model() -> None:
+    model, x = tiny(), torch.rand(2, 1, 4, 4)
+    check_dtype(model, x)  # same dtype: nothing to say
+    check_dtype(nn.ReLU(), x.double())  # no parameters: any floating dtype
+    check_dtype(model, (x * 255).to(torch.uint8))  # not floating: check_images' business
+    with pytest.raises(UserError, match=r"^x has dtype torch.float64 but the model's parameters "
+                       r"are torch.float32: convert the images with x.float\(\) or the model "
+                       r"with model.double\(\)$"):
+        check_dtype(model, x.double())
+    with pytest.raises(UserError, match=r"content has dtype torch.bfloat16 .* content.float\(\) "
+                       r".* model.bfloat16\(\)"):
+        check_dtype(model, x.bfloat16(), "content")
+    with pytest.raises(UserError, match=r"\[0, 1\]"):  # the range is named first, as before
+        check_dtype(model, x.double() * 2)
+    with pytest.raises(UserError, match=r"x.double\(\) or the model with model.float\(\)"):
+        check_dtype(tiny().double(), x)
+
+
+@pytest.mark.parametrize("name", ["fgsm", "pgd", "saliency", "integrated_gradients"])
+def test_a_float64_model_takes_float64_images(name: str) -> None:
+    import attacks
+    import attribution
+
+    x, y = torch.rand(3, 1, 5, 5, dtype=torch.float64), torch.tensor([0, 1, 2])
+    model = Classifier(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(),
+                                     nn.Linear(18, 3)), mean=(0.5,), std=(0.5,), num_classes=3,
+                       input_shape=(1, 5, 5), name="tiny").double().eval()
+    if name in attacks.list_attacks():
+        out = attacks.get_attack(name)(model, x, y, eps=0.1, **(
+            {"alpha": 0.05, "steps": 2} if name == "pgd" else {}))
+    else:
+        out = attribution.get_method(name)(model, x, y, **(
+            {"steps": 4} if name == "integrated_gradients" else {}))
+        assert out.abs().sum() > 0
+    assert out.dtype == torch.float64 and out.shape == x.shape
+    with pytest.raises(UserError, match="x has dtype torch.float32"):  # and the other way
+        (attacks.get_attack(name) if name in attacks.list_attacks()
+         else attribution.get_method(name))(model, x.float(), y, eps=0.1)
