@@ -114,3 +114,12 @@ def test_a_labels_csv_with_a_stray_value(tmp_path: Path, rows: str, message: str
     task = {"kind": "robustness", "model": "net", "attack": "fgsm", "eps": [0.1], "n": 2}
     text = refused(tmp_path, suite_of(tmp_path, task, **tables))
     assert text.startswith("[models.net]: labels CSV") and message in text
+
+
+def test_stress_sizes_the_model_runs_at_none_of(tmp_path: Path) -> None:
+    # mnist_cnn's fully connected head takes 28 px images only
+    task = {"kind": "stress", "model": "mnist_cnn", "method": "class_model", "sizes": [16, 40],
+            "n": 1}
+    message = refused(tmp_path, suite_of(tmp_path, task))
+    assert ("sizes [16, 40]: mnist_cnn runs at none of them (it takes 28 x 28 px images); "
+            "give sizes = [28]") in message

@@ -11,6 +11,7 @@ from bench.kinds.stress import job, section
 KIND = register_kind(
     "stress",
     run=job.run,
+    check=job.check,
     random_weights=True,
     expand=("model", "method"),
     description="generative methods as stress tests: seconds/step, peak memory, finiteness, "

@@ -5,7 +5,7 @@ value finite, the objective improved, the same seed gave the same image)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import numpy as np
@@ -98,6 +98,18 @@ def _refusal(method: str, net: zoo.Classifier) -> str | None:
     except ValueError as err:
         return str(err)
     return None
+
+
+def check(params: Mapping[str, Any], model: zoo.Classifier, ctx: RunContext) -> None:
+    """``Kind.check``: the model runs at one of ``sizes`` at least (a size it does not run at
+    is left out with the reason, but a job with none would measure nothing); probes the
+    sizes in order until one runs, as the job would."""
+    sizes = list(params.get("sizes") or [])
+    channels = model.input_shape[0]
+    if sizes and not any(accepts_size(model, channels, size) for size in sizes):
+        side = model.input_shape[-1]
+        raise ValueError(f"sizes {sizes}: {model.name} runs at none of them (it takes "
+                         f"{side} x {side} px images); give sizes = [{side}]")
 
 
 def _setting(ctx: RunContext, net: zoo.Classifier, images: torch.Tensor,
