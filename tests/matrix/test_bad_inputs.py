@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,15 +72,30 @@ def assert_one_line(message: str, case: Case) -> None:
 
 
 def assert_nothing_written(folder: Path, before: dict[str, int]) -> None:
-    assert snapshot(folder) == before
+    after = snapshot(folder)
+    changed = sorted(name for name in before.keys() | after.keys()
+                     if before.get(name) != after.get(name))
+    assert changed == [], f"a refused input wrote or changed {changed}"
     assert not (folder / OUT).exists()
 
 
+#: the warnings Python's default filters do not show outside ``__main__``
+HIDDEN = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
 def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of ``main(argv)``; stderr with the warnings a real
+    process would print there (pytest would otherwise collect them out of sight)."""
     from auditbench.cli import main
-    code = main(argv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for category in HIDDEN:
+            warnings.simplefilter("ignore", category)
+        code = main(argv)
     captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    shown = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line)
+                    for w in caught)
+    return code, captured.out, shown + captured.err
 
 
 def check_cli(code: int, out: str, err: str, case: Case) -> None:
