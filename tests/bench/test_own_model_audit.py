@@ -392,3 +392,24 @@ def test_a_surrogate_that_takes_other_images_stops_before_any_job(
     assert status == 2 and err.count("\n") == 1
     assert "surrogate 'mnist_cnn'" in err and "10 classes and input size (1, 28, 28)" in err
     assert not (tmp_path / "r" / "results.sqlite").exists()
+
+
+def four_channels() -> nn.Module:
+    """Issue 16's small model: one convolution of four channels, then a linear head."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+
+
+def test_quick_audit_defaults_fit_a_model_of_four_channels(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the written suite's channels, neurons and classes must fit the model: none of its
+    # jobs may fail (the views once asked for channel 5 of a layer of 4)
+    data = write_digit_folder(tmp_path / "digits", per_class=1)
+    out = tmp_path / "run"
+    status, _, err = run(["--model", f"{Path(__file__).resolve()}:four_channels",
+                          "--input-size", "1", "28", "28", "--data", str(data), "--quick",
+                          "--out", str(out)], capsys)
+    jobs = load_jobs(out)
+    assert status == 0, jobs[["label", "status", "error"]].to_string() + err
+    assert len(jobs) >= 15 and set(jobs["status"]) == {"done"}
+    assert {"gallery", "representation", "stress", "fooling"} <= set(jobs["kind"])
