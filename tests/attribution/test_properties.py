@@ -2,13 +2,15 @@
 size, channel count, image side, dtype and target, every method returns a finite, detached
 map shaped like the input (Grad-CAM: one channel, at the input's side) in the input's dtype,
 leaves x, the target and the model as found, and the stochastic ones (SmoothGrad) are fixed
-by the generator's seed. Tiny models built here keep each example to milliseconds.
+by the generator's seed. Tiny models built here keep each example to milliseconds; the
+settings are the shared ones of ``tests/attribution/conftest.py``.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -33,11 +35,13 @@ class Example:
 
 
 def tiny_model(channels: int, side: int, dtype: torch.dtype, seed: int) -> nn.Sequential:
-    """conv 3x3 -> ReLU -> linear, seeded, in eval mode; Grad-CAM reads layer "0"."""
+    """conv 3x3 -> ReLU -> linear, seeded, in eval mode; its conv is named as the shared
+    ``TinyCNN``'s last one, so the shared test settings (``kit.method_kwargs``) apply."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = nn.Sequential(nn.Conv2d(channels, 3, 3, padding=1), nn.ReLU(), nn.Flatten(),
-                              nn.Linear(3 * side * side, CLASSES))
+        model = nn.Sequential(OrderedDict(
+            conv2=nn.Conv2d(channels, 3, 3, padding=1), relu=nn.ReLU(), flat=nn.Flatten(),
+            fc=nn.Linear(3 * side * side, CLASSES)))
     return model.to(dtype).eval()
 
 
@@ -57,21 +61,10 @@ def examples(draw: st.DrawFn) -> Example:
     return Example(tiny_model(channels, side, dtype, seed), x, target)
 
 
-def kwargs_for(name: str, side: int, seed: int = 0) -> dict[str, Any]:
-    """Small settings: a window a third of the side, a few samples and steps."""
-    return {
-        "saliency": {}, "guided_backprop": {}, "deconvnet": {},
-        "integrated_gradients": {"steps": 4},
-        "smoothgrad": {"samples": 3, "sigma": 0.1,
-                       "generator": torch.Generator().manual_seed(seed)},
-        "occlusion": {"window": max(2, side // 3), "stride": max(1, side // 4)},
-        "grad_cam": {"layer": "0"},
-    }[name]
-
-
-def explain(name: str, ex: Example, seed: int = 0) -> torch.Tensor:
+def explain(kit: SimpleNamespace, name: str, ex: Example, seed: int = 0) -> torch.Tensor:
+    """``name`` with the shared small settings (occlusion: a 4-pixel window, stride 3)."""
     method = attribution.get_method(name)
-    return method(ex.model, ex.x, ex.target, **kwargs_for(name, ex.x.shape[-1], seed))
+    return method(ex.model, ex.x, ex.target, **kit.method_kwargs(name, "tiny", seed))
 
 
 def test_every_registered_method_is_covered() -> None:
@@ -80,14 +73,14 @@ def test_every_registered_method_is_covered() -> None:
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_map_shaped_finite_detached_and_nothing_changed(name: str) -> None:
+def test_map_shaped_finite_detached_and_nothing_changed(kit, name: str) -> None:
     @SMALL
     @given(ex=examples())
     def check(ex: Example) -> None:
         x0 = ex.x.clone()
         t0 = ex.target.clone() if isinstance(ex.target, torch.Tensor) else ex.target
         before = zoo.ModelState.capture(ex.model)
-        out = explain(name, ex)
+        out = explain(kit, name, ex)
         n, c, h, w = ex.x.shape
         assert out.shape == ((n, 1, h, w) if name == "grad_cam" else (n, c, h, w))
         assert out.dtype == ex.x.dtype
@@ -102,18 +95,18 @@ def test_map_shaped_finite_detached_and_nothing_changed(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_same_generator_seed_same_output(name: str) -> None:
+def test_same_generator_seed_same_output(kit, name: str) -> None:
     # deterministic methods must give the same map twice; SmoothGrad given the same seed
     @settings(max_examples=4, deadline=None, derandomize=True)
     @given(ex=examples(), seed=st.integers(0, 2**31 - 1))
     def check(ex: Example, seed: int) -> None:
-        assert torch.equal(explain(name, ex, seed), explain(name, ex, seed))
+        assert torch.equal(explain(kit, name, ex, seed), explain(kit, name, ex, seed))
 
     check()
 
 
-def test_the_generator_decides_smoothgrad_noise() -> None:
+def test_the_generator_decides_smoothgrad_noise(kit) -> None:
     # and the seed is really used: another seed, another map
     ex = Example(tiny_model(1, 10, torch.float32, 0),
                  torch.rand(2, 1, 10, 10, generator=torch.Generator().manual_seed(1)), 1)
-    assert not torch.equal(explain("smoothgrad", ex, 1), explain("smoothgrad", ex, 2))
+    assert not torch.equal(explain(kit, "smoothgrad", ex, 1), explain(kit, "smoothgrad", ex, 2))
