@@ -163,6 +163,27 @@ class NoGradNet(nn.Module):
             return self.net(x)
 
 
+class ThresholdNet(NoGradNet):
+    """A thermometer-like encoding: the input is compared with 0.5 first, so the output has no
+    gradient with respect to the input (zero, or none at all)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x > 0.5).to(x.dtype))
+
+
+class SideBranchNet(NoGradNet):
+    """A layer ``side`` that runs on the input but whose output is thrown away: it is not on
+    the path to the logits, so Grad-CAM has nothing to read there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.side = nn.Conv2d(1, 2, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.side(x)
+        return self.net(x)
+
+
 def batch(n: int = 2, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0), dtype=dtype)
     return x, torch.arange(n) % 10
@@ -191,7 +212,7 @@ def attack(name: str, x: torch.Tensor | None = None, y: torch.Tensor | None = No
     def setup(tmp: Path) -> Callable[[], Any]:
         import attacks
         bx, by = batch()
-        net = model()
+        net = model().eval()
         kw = {"eps": 0.1, **({"alpha": 0.05, "steps": 2} if name == "pgd" else {}), **kwargs}
         return lambda: getattr(attacks, name)(net, bx if x is None else x,
                                               by if y is None else y, **kw)
@@ -203,7 +224,7 @@ def attribute(name: str, x: torch.Tensor | None = None, target: Any = None,
     def setup(tmp: Path) -> Callable[[], Any]:
         import attribution
         bx, by = batch()
-        net = model()
+        net = model().eval()
         return lambda: getattr(attribution, name)(net, bx if x is None else x,
                                                   by if target is None else target, **kwargs)
     return setup
@@ -372,6 +393,12 @@ CASES: list[Case] = [
          "differentiable"),
     Case("api-saliency-not-differentiable", "api", attribute("saliency", model=NoGradNet),
          "differentiable"),
+    Case("api-fgsm-thresholded-input", "api", attack("fgsm", model=ThresholdNet),
+         "differentiable"),
+    Case("api-integrated-gradients-thresholded-input", "api",
+         attribute("integrated_gradients", model=ThresholdNet, steps=4), "differentiable"),
+    Case("api-grad-cam-layer-off-the-path", "api",
+         attribute("grad_cam", model=SideBranchNet, layer="side"), r"\bside\b"),
     Case("api-saliency-target-out-of-range", "api", attribute("saliency", target=10), r"\b10\b"),
     Case("api-saliency-nan-image", "api", attribute("saliency", x=X2 * torch.nan), "nan"),
     Case("api-grad-cam-layer-unknown", "api", attribute("grad_cam", layer="net.99"), r"net\.99"),

@@ -1,8 +1,8 @@
 """Bad inputs through every door get one clear line and change nothing on disk.
 
-The table (``tests/matrix/bad_inputs.py``) holds 88 distinct bad inputs: 26 suite files (each
+The table (``tests/matrix/bad_inputs.py``) holds 91 distinct bad inputs: 26 suite files (each
 run both by ``auditbench run --suite`` and by ``auditbench.run_suite``), 29 command lines in
-process, 2 through a real ``python -m auditbench`` and 31 library calls. For the command
+process, 2 through a real ``python -m auditbench`` and 34 library calls. For the command
 line: exit status 2, stderr exactly one non-empty line naming the problem, no traceback. For
 the library: ``zoo.errors.UserError`` whose message is one line naming the problem. For
 both: every file in the case's folder (names and sizes) is as before and no run directory
