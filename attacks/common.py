@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.checks import check_images, check_labels
+from zoo.errors import UserError
 from zoo.gradients import INSTEAD_ATTACK, not_differentiable
 from zoo.gradients import NoGradientError as NoGradientError  # the attacks' name for it
 from zoo.gradients import input_gradient as gradient_of
@@ -47,9 +48,9 @@ def logits_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     which would stall a GPU at every step."""
     logits = model(x)
     if logits.dim() != 2 or logits.shape[0] != x.shape[0]:
-        raise ValueError(f"model must return logits (N, classes), got {tuple(logits.shape)}")
+        raise UserError(f"model must return logits (N, classes), got {tuple(logits.shape)}")
     if check and y.numel() and int(y.max()) >= logits.shape[1]:
-        raise ValueError(f"y holds class {int(y.max())}, the model has {logits.shape[1]} outputs")
+        raise UserError(f"y holds class {int(y.max())}, the model has {logits.shape[1]} outputs")
     return logits
 
 
@@ -158,7 +159,7 @@ def input_gradient(
     ``"margin"``; untargeted: to increase) or of minus the loss of the target (targeted), so
     every example's gradient is its own. With ``eot_samples > 1`` gradient and logits are
     means over that many passes (``expected_value_and_grad``). Raises ``NoGradientError`` (a
-    ``ValueError``) when the model's output does not depend on its input through autograd.
+    ``UserError``) when the model's output does not depend on its input through autograd.
     """
     _, grad, logits = expected_value_and_grad(
         model, x_adv, y, lambda z: attack_objective(z, y, targeted, loss), check, eot_samples)
@@ -236,6 +237,6 @@ def check_start(x_init: object, x: torch.Tensor, eps: float, norm: str) -> torch
         return None
     x_init = check_images(x_init, "x_init")
     if x_init.shape != x.shape:
-        raise ValueError(f"x_init must have the shape of x {tuple(x.shape)}, "
+        raise UserError(f"x_init must have the shape of x {tuple(x.shape)}, "
                          f"got {tuple(x_init.shape)}")
     return project(x_init.detach().to(x.device, x.dtype), x, eps, norm)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from zoo.checks import check_generator, check_images, check_labels  # noqa: F401
+from zoo.errors import UnknownNameError, UserError
 from zoo.gradients import INSTEAD_ATTRIBUTION
 from zoo.gradients import input_gradient as gradient_of
 from zoo.guard import check_model, num_classes, warn_if_training
@@ -19,10 +20,10 @@ from zoo.hooks import get_layer
 def check_target(target: object, n: int, classes: int | None) -> torch.Tensor:
     """``target``: an int (the same class for every image) or an integer tensor ``(N,)``."""
     if isinstance(target, bool):
-        raise ValueError(f"target must be an int or an integer tensor (N,), got {target!r}")
+        raise UserError(f"target must be an int or an integer tensor (N,), got {target!r}")
     if isinstance(target, int):
         if target < 0 or (classes is not None and target >= classes):
-            raise ValueError(f"target {target} is out of range for a model with {classes} "
+            raise UserError(f"target {target} is out of range for a model with {classes} "
                              "classes")
         return torch.full((n,), target, dtype=torch.int64)
     return check_labels(target, n, classes, name="target").to(torch.int64)
@@ -42,7 +43,7 @@ def check_inputs(
 def check_layer(model: nn.Module, layer: object) -> nn.Module:
     """A submodule by qualified name; ``KeyError`` naming ``layer`` when there is none."""
     if not isinstance(layer, str):
-        raise KeyError(f"layer must be a qualified module name (str), got {layer!r}")
+        raise UnknownNameError(f"layer must be a qualified module name (str), got {layer!r}")
     return get_layer(model, layer)
 
 
@@ -51,9 +52,9 @@ def check_layer(model: nn.Module, layer: object) -> nn.Module:
 def target_scores(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The raw logit of each image's target class, shape ``(N,)``; checks the logits' width."""
     if logits.dim() != 2 or logits.shape[0] != target.shape[0]:
-        raise ValueError(f"model must return logits (N, classes), got {tuple(logits.shape)}")
+        raise UserError(f"model must return logits (N, classes), got {tuple(logits.shape)}")
     if int(target.max()) >= logits.shape[1]:
-        raise ValueError(f"target holds class {int(target.max())}, the model has "
+        raise UserError(f"target holds class {int(target.max())}, the model has "
                          f"{logits.shape[1]} outputs")
     return logits.gather(1, target.view(-1, 1)).squeeze(1)
 
@@ -80,7 +81,7 @@ def output_keeper(layer: str, captured: list[torch.Tensor]) -> Callable[..., tor
 
     def keep(module: nn.Module, args: tuple[Any, ...], out: Any) -> torch.Tensor:
         if not isinstance(out, torch.Tensor):
-            raise ValueError(f"layer {layer!r} must output one tensor, got {type(out).__name__}")
+            raise UserError(f"layer {layer!r} must output one tensor, got {type(out).__name__}")
         captured.append(out)
         return out.clone()
 

@@ -35,6 +35,7 @@ from torch import nn
 
 from attribution.common import check_inputs, check_layer, output_keeper, target_scores
 from zoo.checks import check_images
+from zoo.errors import UserError
 from zoo.gradients import INSTEAD_ATTRIBUTION
 from zoo.gradients import input_gradient as gradient_of
 from zoo.guard import check_model, warn_if_training
@@ -126,11 +127,11 @@ def relu_refusal(model: nn.Module) -> str | None:
 
 
 def check_relus(model: nn.Module, method: str) -> list[nn.Module]:
-    """The model's ``nn.ReLU`` modules; a ``ValueError`` saying why when the model is no
+    """The model's ``nn.ReLU`` modules; a ``UserError`` saying why when the model is no
     ReLU network (``relu_refusal``)."""
     reason = relu_refusal(model)
     if reason is not None:
-        raise ValueError(f"{method} is defined for ReLU networks and refuses this model: "
+        raise UserError(f"{method} is defined for ReLU networks and refuses this model: "
                          f"{reason}")
     return [m for _, m in find_modules(model, nn.ReLU)]
 
@@ -165,24 +166,24 @@ def check_neuron(neuron: object) -> int | tuple[int, ...]:
     """An int (a channel, summed) or a tuple of ints (one unit of one example's output)."""
     if isinstance(neuron, int) and not isinstance(neuron, bool):
         if neuron < 0:
-            raise ValueError(f"neuron must be >= 0, got {neuron}")
+            raise UserError(f"neuron must be >= 0, got {neuron}")
         return neuron
     if (isinstance(neuron, tuple) and neuron
             and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in neuron)):
         return neuron
-    raise ValueError(f"neuron must be a channel index or a tuple of indices >= 0, got {neuron!r}")
+    raise UserError(f"neuron must be a channel index or a tuple of indices >= 0, got {neuron!r}")
 
 
 def neuron_score(out: torch.Tensor, neuron: int | tuple[int, ...]) -> torch.Tensor:
     """Each example's chosen unit of a layer output ``(N, ...)``: shape ``(N,)``."""
     if isinstance(neuron, int):
         if out.dim() < 2 or neuron >= out.shape[1]:
-            raise ValueError(f"neuron {neuron} is not a channel of the layer output "
+            raise UserError(f"neuron {neuron} is not a channel of the layer output "
                              f"{tuple(out.shape)}")
         return out[:, neuron].reshape(out.shape[0], -1).sum(dim=1)
     inner = tuple(out.shape[1:])
     if len(neuron) != len(inner) or any(i >= s for i, s in zip(neuron, inner, strict=True)):
-        raise ValueError(f"neuron {neuron} does not index one unit of the layer output "
+        raise UserError(f"neuron {neuron} does not index one unit of the layer output "
                          f"(N, {', '.join(map(str, inner))})")
     return out[(slice(None), *neuron)]
 
@@ -209,7 +210,7 @@ def relu_rule_gradient(
     """
     if layer is None:
         if neuron is not None:
-            raise ValueError("neuron needs a layer: pass layer=NAME with neuron=...")
+            raise UserError("neuron needs a layer: pass layer=NAME with neuron=...")
         model, x, target = check_inputs(model, x, target, method)
         module = None
     else:
@@ -217,10 +218,10 @@ def relu_rule_gradient(
         x = check_images(x)
         module = check_layer(model, layer)
         if neuron is None:
-            raise ValueError(f"layer={layer!r} needs a neuron (a channel or an index tuple)")
+            raise UserError(f"layer={layer!r} needs a neuron (a channel or an index tuple)")
         neuron = check_neuron(neuron)
         if target is not None:
-            raise ValueError("target must be None when a layer neuron is the objective")
+            raise UserError("target must be None when a layer neuron is the objective")
         warn_if_training(model, method)
     relus = check_relus(model, method)
 
@@ -236,7 +237,7 @@ def relu_rule_gradient(
             scores = target_scores(logits, target)
         else:
             if len(captured) != 1:
-                raise ValueError(f"layer {layer!r} ran {len(captured)} times in one forward "
+                raise UserError(f"layer {layer!r} ran {len(captured)} times in one forward "
                                  "pass; pick a module that runs once")
             scores = neuron_score(captured[0], neuron)
         grad = gradient_of(scores.sum(), x, instead=INSTEAD_ATTRIBUTION)

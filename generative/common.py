@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from zoo.checks import check_generator, check_images, check_nonnegative  # noqa: F401
+from zoo.errors import UnknownNameError, UserError
 from zoo.guard import check_model, num_classes, warn_if_training
 from zoo.hooks import HookSet, get_layer
 from zoo.normalize import Normalize
@@ -25,22 +26,22 @@ def check_method_model(model: object, method: str) -> nn.Module:
 def check_classes(model: nn.Module, target: object) -> torch.Tensor:
     """``target``: a class index or a sequence/tensor of them, one image each -> ``(N,)``."""
     if isinstance(target, bool):
-        raise ValueError(f"target must be a class index, got {target!r}")
+        raise UserError(f"target must be a class index, got {target!r}")
     if isinstance(target, int):
         target = [target]
     if isinstance(target, torch.Tensor):
         if target.is_floating_point() or target.dim() > 1:
-            raise ValueError(f"target must be integer class indices, got {target!r}")
+            raise UserError(f"target must be integer class indices, got {target!r}")
         target = target.flatten().tolist()
     if not isinstance(target, Sequence) or not target or any(
         isinstance(t, bool) or not isinstance(t, int) for t in target
     ):
-        raise ValueError(f"target must be a class index or a non-empty list of them, "
+        raise UserError(f"target must be a class index or a non-empty list of them, "
                          f"got {target!r}")
     classes = num_classes(model)
     for t in target:
         if t < 0 or (classes is not None and t >= classes):
-            raise ValueError(f"target {t} is out of range for a model with {classes} classes")
+            raise UserError(f"target {t} is out of range for a model with {classes} classes")
     return torch.tensor(list(target), dtype=torch.int64)
 
 
@@ -50,12 +51,12 @@ def check_shape(model: nn.Module, shape: object) -> tuple[int, int, int]:
     if shape is None:
         shape = getattr(model, "input_shape", None)
         if shape is None:
-            raise ValueError("shape=(C, H, W) is needed: the model declares no input_shape")
+            raise UserError("shape=(C, H, W) is needed: the model declares no input_shape")
     if (not isinstance(shape, (tuple, list)) or len(shape) != 3
             or any(isinstance(s, bool) or not isinstance(s, int) for s in shape)):
-        raise ValueError(f"shape must be (C, H, W) integers, got {shape!r}")
+        raise UserError(f"shape must be (C, H, W) integers, got {shape!r}")
     if min(shape) < 1:
-        raise ValueError(f"shape must have positive sides, got {tuple(shape)} (zero-size image)")
+        raise UserError(f"shape must have positive sides, got {tuple(shape)} (zero-size image)")
     return (int(shape[0]), int(shape[1]), int(shape[2]))
 
 
@@ -64,11 +65,11 @@ def check_layers(model: nn.Module, layers: object, name: str = "layers") -> list
     if isinstance(layers, str):
         layers = [layers]
     if not isinstance(layers, (list, tuple)) or not layers:
-        raise KeyError(f"{name} must be a module name or a non-empty list of them, "
+        raise UnknownNameError(f"{name} must be a module name or a non-empty list of them, "
                        f"got {layers!r}")
     for layer in layers:
         if not isinstance(layer, str):
-            raise KeyError(f"{name} must hold qualified module names (str), got {layer!r}")
+            raise UnknownNameError(f"{name} must hold qualified module names (str), got {layer!r}")
         get_layer(model, layer)
     return list(layers)
 
@@ -118,7 +119,7 @@ def layer_outputs(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str,
     def keeper(name: str) -> Any:
         def keep(module: nn.Module, args: tuple[Any, ...], out: Any) -> torch.Tensor:
             if not isinstance(out, torch.Tensor):
-                raise ValueError(f"layer {name!r} must output one tensor, "
+                raise UserError(f"layer {name!r} must output one tensor, "
                                  f"got {type(out).__name__}")
             outputs[name] = out
             return out.clone()

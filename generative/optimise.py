@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from zoo.errors import UserError
 from zoo.gradients import INSTEAD_GENERATIVE, NoGradientError, not_differentiable
 from zoo.gradients import input_gradient as gradient_of
 from zoo.guard import frozen_parameters
@@ -110,7 +111,7 @@ def _make_optimizer(name: str, x: torch.Tensor, lr: float) -> torch.optim.Optimi
         # later step repeats it (the run stalls)
         return torch.optim.LBFGS([x], lr=lr, max_iter=1, max_eval=25, history_size=20,
                                  line_search_fn="strong_wolfe")
-    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
+    raise UserError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
 
 
 def _stack(

@@ -31,6 +31,7 @@ from attribution.metrics._maps import (
     resolve_method,
 )
 from zoo.checks import check_choice, check_nonnegative
+from zoo.errors import UserError
 from zoo.gradients import input_gradient as gradient_of
 from zoo.guard import keeps_buffers
 
@@ -119,15 +120,15 @@ def fragility(
     generator = check_generator(generator, x)
     h, w = x.shape[2:]
     if isinstance(top_k, bool) or not isinstance(top_k, (int, float)):
-        raise ValueError(f"top_k must be a pixel count or a fraction, got {top_k!r}")
+        raise UserError(f"top_k must be a pixel count or a fraction, got {top_k!r}")
     if isinstance(top_k, int):
         if not 1 <= top_k <= h * w:
-            raise ValueError(f"top_k must be between 1 and {h * w} pixels, got {top_k}")
+            raise UserError(f"top_k must be between 1 and {h * w} pixels, got {top_k}")
         k = top_k
     elif 0 < top_k <= 1:
         k = max(1, round(top_k * h * w))
     else:
-        raise ValueError(f"top_k as a fraction must be in (0, 1], got {top_k!r}")
+        raise UserError(f"top_k as a fraction must be in (0, 1], got {top_k!r}")
 
     with torch.no_grad():
         label = model(x).argmax(1)

@@ -27,6 +27,7 @@ from torch import nn
 from attribution.common import check_layer
 from attribution.views._common import _StopForward, capture
 from zoo.checks import check_images
+from zoo.errors import UserError
 from zoo.gradients import input_gradient as gradient_of
 from zoo.guard import HOOK_DICTS, check_model, keeps_buffers, warn_if_training
 from zoo.hooks import HookSet
@@ -96,7 +97,7 @@ def _linearised(model: nn.Module) -> nn.Module:
             new: nn.Module | None = nn.Identity()
         elif isinstance(m, nn.MaxPool2d):
             if m.dilation not in (1, (1, 1)):
-                raise ValueError(f"layer {name!r}: dilated max-pooling is not supported")
+                raise UserError(f"layer {name!r}: dilated max-pooling is not supported")
             new = nn.AvgPool2d(m.kernel_size, m.stride, m.padding, m.ceil_mode)
         elif isinstance(m, nn.AdaptiveMaxPool2d):
             new = nn.AdaptiveAvgPool2d(m.output_size)
@@ -137,7 +138,7 @@ def _support(grad: torch.Tensor) -> tuple[int, int, int, int]:
     rows = torch.nonzero(grad.abs().sum(dim=(0, 1, 3)) > 0).flatten()
     cols = torch.nonzero(grad.abs().sum(dim=(0, 1, 2)) > 0).flatten()
     if rows.numel() == 0:
-        raise ValueError("the layer's units do not depend on the input")
+        raise UserError("the layer's units do not depend on the input")
     return int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1])
 
 
@@ -160,10 +161,10 @@ def receptive_field(
     if (not isinstance(input_shape, tuple) or len(input_shape) != 3
             or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1
                        for s in input_shape)):
-        raise ValueError(f"input_shape must be a tuple (C, H, W) of positive ints, "
+        raise UserError(f"input_shape must be a tuple (C, H, W) of positive ints, "
                          f"got {input_shape!r}")
     if isinstance(largest, bool) or not isinstance(largest, int) or largest < 1:
-        raise ValueError(f"largest must be a positive int, got {largest!r}")
+        raise UserError(f"largest must be a positive int, got {largest!r}")
     return _measure(model, layer, input_shape, largest)[0]
 
 
@@ -194,15 +195,15 @@ def _measure(
             if (h, w) == tuple(input_shape[1:]):
                 raise  # the caller's own size: their mistake, as it is
             # a doubled probe the model refuses (a Vision Transformer built for one size)
-            raise ValueError(
+            raise UserError(
                 f"layer {layer!r}: measuring its units' field needs a {h}x{w} probe, and the "
                 f"model does not run at that size ({type(err).__name__}: {err})") from err
         if not out:
-            raise ValueError(f"layer {layer!r} did not run during the forward pass")
+            raise UserError(f"layer {layer!r} did not run during the forward pass")
         act = out[0]
         if not isinstance(act, torch.Tensor) or act.dim() != 4:
             got = tuple(act.shape) if isinstance(act, torch.Tensor) else type(act).__name__
-            raise ValueError(f"layer {layer!r} must output feature maps (N, K, h, w), got {got}")
+            raise UserError(f"layer {layer!r} must output feature maps (N, K, h, w), got {got}")
         if shape is None:
             shape = tuple(act.shape[1:])
         oh, ow = act.shape[2:]
@@ -222,7 +223,7 @@ def _measure(
                 return field, shape
         # a map that does not grow with the image is globally pooled
         if max(h, w) * 2 > largest or tuple(act.shape[2:]) == previous:
-            raise ValueError(f"layer {layer!r}: its units see the whole image (global "
+            raise UserError(f"layer {layer!r}: its units see the whole image (global "
                              f"pooling?) or more than {largest} pixels; no patches to crop")
         previous = tuple(act.shape[2:])
         h, w = h * 2, w * 2
@@ -261,19 +262,19 @@ def max_patches(
     if (not isinstance(channels, (list, tuple)) or not channels
             or not all(isinstance(ch, int) and not isinstance(ch, bool) for ch in channels)
             or len(set(channels)) != len(channels)):
-        raise ValueError(f"channels must be an int or a non-empty list of distinct ints, "
+        raise UserError(f"channels must be an int or a non-empty list of distinct ints, "
                          f"got {channels!r}")
     n = x.shape[0]
     if distinct_images and k > n:
-        raise ValueError(f"k={k} is more than the {n} images in x (distinct_images=True)")
+        raise UserError(f"k={k} is more than the {n} images in x (distinct_images=True)")
     warn_if_training(model, "max_patches")
     # the probe runs on a private copy, so the checks below still come before any real work
     field, (num_channels, map_h, map_w) = _measure(model, layer, tuple(x.shape[1:]))
     if min(channels) < 0 or max(channels) >= num_channels:
-        raise ValueError(f"channels {list(channels)} out of range for layer {layer!r} with "
+        raise UserError(f"channels {list(channels)} out of range for layer {layer!r} with "
                          f"{num_channels} channels")
     if not distinct_images and k > n * map_h * map_w:
-        raise ValueError(f"k={k} is more than the {n * map_h * map_w} units of the channel")
+        raise UserError(f"k={k} is more than the {n * map_h * map_w} units of the channel")
     best_v, best_i, best_p = _strongest(model, x, layer, channels, k=k,
                                         distinct_images=distinct_images, batch_size=batch_size)
     rh, rw = field.size
