@@ -10,6 +10,7 @@ it is refused outright). ``torch.jit.load`` and ``torch.export.load`` take no
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,13 +94,15 @@ def check_source(source: str, name: str) -> list[Finding]:
     return found
 
 
-def package_findings() -> list[Finding]:
-    found = []
+@functools.cache
+def package_findings() -> tuple[Finding, ...]:
+    """The findings in every module of the packages (read once per session)."""
+    found: list[Finding] = []
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             rel = path.relative_to(ROOT).as_posix()
             found += check_source(path.read_text(encoding="utf-8"), rel)
-    return found
+    return tuple(found)
 
 
 def test_every_torch_load_passes_weights_only_true() -> None:
