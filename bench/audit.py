@@ -23,8 +23,9 @@ from bench.definitions import (
     toml_suite,
 )
 from bench.threat import standard_eps
-from bench.user_assets import load_defined_model
+from bench.user_assets import fit_labels, load_defined_model, read_folder
 from zoo.errors import UserError
+from zoo.image_folder import check_labels_csv
 
 TEMPLATES = Path(__file__).parent / "suites" / "audit"
 #: kinds that aim at the model's layers, left out when hooks cannot see them
@@ -193,8 +194,9 @@ def _table(definition: ModelDef | DataDef) -> dict[str, Any]:
 
 def write_audit_suite(request: AuditRequest, out_dir: Path, command: str) -> Path:
     """Check the request, load the model once (its input size and classes set the budgets
-    and the sizes), and write ``out_dir/audit.toml``; its path. Raises ``ValueError``,
-    ``ImportError`` or ``FileNotFoundError`` with the reason, before any job runs."""
+    and the sizes) and read its folder, and write ``out_dir/audit.toml``; its path. Raises
+    ``ValueError``, ``ImportError`` or ``FileNotFoundError`` with the reason before anything
+    is written."""
     key = model_key(request.model)
     if request.data is None and (request.labels_csv or request.per_class):
         raise UserError("--labels-csv and --per-class describe --data DIR; give --data")
@@ -223,6 +225,14 @@ def write_audit_suite(request: AuditRequest, out_dir: Path, command: str) -> Pat
     definition = defs.models[key]
     dataset = dataset_of(key, defs)
     model = load_defined_model(definition)
+    if request.data is not None:
+        # the folder is read as the run will read it, so that a folder the run would refuse
+        # (no readable image, labels that do not fit the model) leaves no suite file behind
+        data = defs.data["images"]
+        if data.labels_csv is not None:  # class indices in the model's range, by line
+            check_labels_csv(data.root, data.labels_csv, model.num_classes)
+        folder = read_folder(defs.data["images"], model.input_shape, seed=request.seed)
+        fit_labels(folder, model, "images")
     threat, _ = standard_eps(dataset, model.input_shape, definition)
     layered = bool(zoo.feature_layers(model))
     chosen = surrogate is None

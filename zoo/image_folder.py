@@ -168,6 +168,14 @@ def _class_names_for(rows: list[tuple[int, str, str]], path: Path,
     return [str(i) for i in range(max(int(lab) for _, lab in numbers) + 1)], True
 
 
+def check_labels_csv(root: str | Path, labels_csv: str | Path, num_classes: int) -> None:
+    """``FolderError`` when the labels CSV of the flat folder ``root`` holds an integer label
+    outside ``0 .. num_classes - 1`` (naming its line), mixes indices and names, or cannot
+    be read; reads the CSV only, no image."""
+    path = _resolve_csv(Path(root), labels_csv)
+    _class_names_for([row for row in _read_csv_rows(path) if row[2]], path, num_classes)
+
+
 def _from_csv(
     root: Path, csv_path: Path, num_classes: int | None
 ) -> tuple[list[str], dict[str, list[str]], list[tuple[str, str]]]:
