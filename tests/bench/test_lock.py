@@ -112,6 +112,7 @@ def _snapshot(run: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(run.iterdir())}
 
 
+@pytest.mark.slow
 def test_a_second_process_on_a_run_directory_is_refused(tmp_path: Path) -> None:
     suite = tmp_path / "locked.toml"
     suite.write_text(textwrap.dedent(SUITE))
