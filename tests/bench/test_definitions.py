@@ -252,6 +252,22 @@ def test_random_weights_only_for_named_architectures(tmp_path: Path) -> None:
     assert model.random_weights and model.label == "rn (random weights)"
 
 
+def test_random_weights_of_a_table_follow_its_name_and_the_suite_seed(tmp_path: Path) -> None:
+    path = tmp_path / "two.toml"
+    path.write_text("".join(f'[models.{k}]\nsource = "mnist_cnn"\nweights = "random"\n\n'
+                            for k in ("a", "b"))
+                    + '[[task]]\nkind = "toy"\neps = 0.5\n')
+    defs = load_suite(path).definitions
+
+    def first(name: str, seed: int) -> torch.Tensor:
+        model = RunContext(torch.device("cpu"), definitions=defs, seed=seed).model(name)
+        return model.net.state_dict()[next(iter(model.net.state_dict()))]
+
+    assert torch.equal(first("a", 0), first("a", 0))
+    assert not torch.equal(first("a", 0), first("b", 0))  # one architecture, two names
+    assert not torch.equal(first("a", 0), first("a", 3))
+
+
 def test_a_folder_too_big_for_memory_asks_for_a_sample(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
