@@ -19,8 +19,10 @@ Behaviour chosen here:
 * Everything a user can get wrong here (a missing folder or CSV, an empty or header-only
   CSV, a file listed twice) raises ``FolderError``, a ``zoo.errors.UserError`` (so still a
   ``ValueError``; ``MissingFileError`` for a missing path is also a ``FileNotFoundError``).
-* A class whose folder holds no readable image keeps its place in ``class_names`` (so label
+* A class whose folder holds no image keeps its place in ``class_names`` (so label
   indices match the folder names) and a ``UserWarning`` says so; it just has zero images.
+  A class whose image files all fail to decode (a zero-byte or truncated file) is a
+  ``FolderError`` naming one: the class would drop out of every result unnoticed.
 * ``per_class`` samples with ``torch.Generator().manual_seed(seed)`` from the files with an
   image extension before decoding. Files are decoded in the sampled order until ``per_class``
   readable ones are found, so an unreadable pick is replaced by the next one in the same
@@ -49,6 +51,7 @@ from zoo.image_decode import IMAGE_EXTENSIONS, decode_image, resize_image
 _INTEGER = re.compile(r"[+-]?\d+")
 #: skip reasons quoted when a folder has no readable image
 _REASONS_SHOWN = 3
+UNREADABLE = "unreadable image"  # the skip reason of a file that does not decode
 
 
 class FolderError(UserError):
@@ -246,7 +249,7 @@ def _load_class(
         try:
             good.append((rel, resize_image(decode_image(root / rel, channels), size)))
         except Exception as exc:  # any decoder failure is a skipped file, never a crash
-            skipped.append((rel, f"unreadable image: {type(exc).__name__}: {exc}"))
+            skipped.append((rel, f"{UNREADABLE}: {type(exc).__name__}: {exc}"))
     return sorted(good, key=lambda item: item[0]), skipped
 
 
@@ -290,10 +293,20 @@ def load_image_folder(
                                             num_classes)
     gen = torch.Generator().manual_seed(seed)
     kept: list[tuple[int, str, torch.Tensor]] = []
+    broken: list[tuple[str, str, str]] = []  # (class, file, why) of classes of broken images
     for label, name in enumerate(classes):
         good, bad = _load_class(root_path, files[name], (size, channels, per_class), gen)
         skipped.extend(bad)
         kept.extend((label, rel, img) for rel, img in good)
+        unreadable = [(rel, why) for rel, why in bad if why.startswith(UNREADABLE)]
+        if not good and unreadable:
+            broken.append((name, *unreadable[0]))
+    if kept and broken:
+        # images given for a class that none of them can stand for: a broken copy, a
+        # zero-byte file; the class would silently drop out of every result
+        name, rel, why = broken[0]
+        raise FolderError(f"class {name!r} in {root} has no readable image: {rel}: {why}; "
+                          "replace or remove the file")
     if not kept:
         reasons = "; ".join(f"{rel}: {why}" for rel, why in skipped[:_REASONS_SHOWN])
         more = ", ..." if len(skipped) > _REASONS_SHOWN else ""

@@ -164,12 +164,14 @@ def test_flat_folder_with_integer_labels(tmp_path: Path) -> None:
 
 def test_empty_class_folder_is_kept(folder: Path) -> None:
     (folder / "dog").mkdir()
-    _write(folder / "empty" / "broken.jpg", b"\xff\xd8 nope")
     with pytest.warns(UserWarning, match="no readable images"):
         data = load_image_folder(folder, size=16)
-    assert data.class_names == ("cat", "coffee", "dog", "empty", "rocket")
-    assert data.y.tolist() == [0, 0, 0, 1, 1, 4, 4]
-    assert "empty/broken.jpg" in dict(data.skipped)
+    assert data.class_names == ("cat", "coffee", "dog", "rocket")
+    assert data.y.tolist() == [0, 0, 0, 1, 1, 3, 3]
+    # a class folder whose only image is broken is refused, not kept empty
+    _write(folder / "empty" / "broken.jpg", b"\xff\xd8 nope")
+    with pytest.raises(zoo.UserError, match="class 'empty' .* empty/broken.jpg"):
+        load_image_folder(folder, size=16)
 
 
 @pytest.fixture
@@ -319,3 +321,16 @@ def test_non_image_and_zero_byte_folders_are_one_line_user_errors(tmp_path: Path
     with pytest.raises(zoo.UserError, match="nowhere") as missing:
         load_image_folder(tmp_path / "nowhere", size=16)
     assert isinstance(missing.value, FileNotFoundError)
+
+
+def test_a_class_of_only_broken_images_is_refused_naming_one(tmp_path: Path) -> None:
+    root = tmp_path / "pics"
+    _write(root / "0" / "a.png", _camera())
+    _write(root / "1" / "zero.png", b"")
+    with pytest.raises(zoo.UserError, match=r"class '1' in .*pics has no readable image: "
+                                            r"1/zero.png: unreadable image"):
+        load_image_folder(root, size=16)
+    (root / "2").mkdir()  # an empty class folder is still kept, with a warning
+    (root / "1" / "zero.png").unlink()
+    with pytest.warns(UserWarning, match="no readable images"):
+        assert load_image_folder(root, size=16).class_names == ("0", "1", "2")
