@@ -2,7 +2,9 @@
 so a broken factory or an unreadable folder stops the run with one clear error, and record
 what the audit card says about each (parameters, input size, weights hash, data, budgets).
 A second model a job names (a transfer attack's ``surrogate``) must load and take the images
-and give the classes of the job's model.
+and give the classes of the job's model. Every job's keys that depend on its model (a layer's
+name, class indices, sizes in pixels) are checked by its kind (``Kind.check``) against the
+loaded model, so a value that would fail a job fails here, before the first one.
 """
 
 from __future__ import annotations
