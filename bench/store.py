@@ -9,6 +9,9 @@
 - ``perf``: the run's timings (``auditbench perf``), one row per benchmark as
   ``bench.timing.load_benchmarks`` reads them; replaced as a whole by each perf run.
 
+A file that is not a store (not SQLite, damaged, someone else's database; when read, an empty
+one too) is refused with a ``StoreError`` naming it; ``check_store`` checks one.
+
 Each finished job is written in one transaction (rows, artifacts and status together), so a
 crash leaves a job either fully stored or absent, and a re-run neither skips nor repeats it.
 """
@@ -29,8 +32,10 @@ import numpy as np
 import pandas as pd
 
 from bench.spec import Job, JobOutput
+from zoo.errors import UserError
 
 FILENAME = "results.sqlite"
+TABLES = ("jobs", "results", "artifacts", "meta")  # what makes a file a store (perf is optional)
 CORE = ("job_id", "kind", "model", "model_label", "dataset", "method", "metric", "value")
 PROVENANCE = ("device", "torch_version", "git_commit", "seconds", "finished_at")
 _COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -60,6 +65,14 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+class StoreError(UserError):
+    """A results store that is missing, damaged, or not auditbench's."""
+
+
+class MissingStoreError(StoreError, FileNotFoundError):
+    """No results store where one was expected."""
+
+
 def db_path(run_dir: str | Path) -> Path:
     """``run_dir/results.sqlite``; a path to the file itself is accepted too."""
     path = Path(run_dir)
@@ -72,10 +85,35 @@ class Store:
     def __init__(self, run_dir: str | Path) -> None:
         self.path = db_path(run_dir)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(f"{self.path} is not a file, so not an auditbench results store")
         # autocommit mode: transactions are opened explicitly, DDL included, so ALTER TABLE
         # rolls back with the rows it was added for
         self.conn = sqlite3.connect(self.path, isolation_level=None)
-        self.conn.executescript(_SCHEMA)
+        try:
+            self._check_writable_store()
+            self.conn.executescript(_SCHEMA)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _check_writable_store(self) -> None:
+        """Refuse to write into a file that is not a store: not SQLite, or a database of
+        someone else's tables. An empty file, or one with only some of the store's tables (a
+        run killed while it made them), is completed."""
+        try:
+            tables = {row[0] for row in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"{self.path} is not an auditbench results store, or is damaged (SQLite: "
+                f"{err}); move it away or give another run directory") from None
+        foreign = sorted(t for t in tables if t not in (*TABLES, "perf")
+                         and not t.startswith("sqlite_"))
+        if foreign:
+            raise StoreError(
+                f"{self.path} is not an auditbench results store (it has a table "
+                f"{foreign[0]!r}); move it away or give another run directory")
 
     def __enter__(self) -> Store:
         return self
@@ -245,16 +283,56 @@ def _perf_value(value: object) -> object:
 
 # --- reading: pandas is the interface to results --------------------------------------------
 
+def check_store(run_dir: str | Path) -> Path:
+    """The path of ``run_dir``'s results store, refusing (``StoreError``, one line naming the
+    file) a missing, empty, damaged or foreign file before anything reads it."""
+    with closing(_connect_ro(run_dir)):
+        return db_path(run_dir)
+
+
 def _connect_ro(run_dir: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the store, once it is known to be one (``check_store``)."""
     path = db_path(run_dir)
+    if not path.exists():
+        raise MissingStoreError(f"no results store at {path} (run `auditbench run` first)")
     if not path.is_file():
-        raise FileNotFoundError(f"no results store at {path} (run `auditbench run` first)")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        raise StoreError(f"{path} is not a file, so not an auditbench results store")
+    if path.stat().st_size == 0:
+        raise StoreError(f"{path} is empty (0 bytes): not an auditbench results store")
+    # read-only: reading never changes a store, not even a damaged one; as_uri escapes the
+    # characters (?, #, %) a URI would read as its own
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as err:  # "file is not a database"
+        conn.close()
+        raise StoreError(
+            f"{path} is not an auditbench results store, or is damaged (SQLite: {err})"
+        ) from None
+    missing = [name for name in TABLES if name not in tables]
+    if missing:
+        conn.close()
+        raise StoreError(
+            f"{path} is not an auditbench results store: it has no {missing[0]!r} table "
+            f"(a store has {', '.join(TABLES)})")
+    return conn
+
+
+@contextmanager
+def _reading(run_dir: str | Path) -> Iterator[sqlite3.Connection]:
+    """A checked read-only connection; a store damaged beyond its table list (a truncated
+    file) is refused as a ``StoreError`` when a query meets the damage."""
+    with closing(_connect_ro(run_dir)) as conn:
+        try:
+            yield conn
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as err:  # pandas wraps it
+            raise StoreError(f"{db_path(run_dir)} is damaged (SQLite: {err})") from None
 
 
 def load(run_dir: str | Path) -> pd.DataFrame:
     """Every stored measurement: core columns, then hyperparameters, then provenance."""
-    with closing(_connect_ro(run_dir)) as conn:
+    with _reading(run_dir) as conn:
         df = pd.read_sql("SELECT * FROM results", conn)
     middle = [c for c in df.columns if c not in CORE and c not in PROVENANCE]
     return df[[*CORE, *middle, *PROVENANCE]]
@@ -262,19 +340,19 @@ def load(run_dir: str | Path) -> pd.DataFrame:
 
 def load_jobs(run_dir: str | Path) -> pd.DataFrame:
     """One row per job that ran (done or failed), with its config parsed into a dict."""
-    with closing(_connect_ro(run_dir)) as conn:
+    with _reading(run_dir) as conn:
         df = pd.read_sql("SELECT * FROM jobs ORDER BY finished_at, job_id", conn)
     df["config"] = df["config"].map(json.loads)
     return df
 
 
 def load_meta(run_dir: str | Path) -> dict[str, Any]:
-    with closing(_connect_ro(run_dir)) as conn:
+    with _reading(run_dir) as conn:
         return {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
 
 
 def load_artifact(run_dir: str | Path, job_id: str, name: str) -> dict[str, np.ndarray]:
-    with closing(_connect_ro(run_dir)) as conn:
+    with _reading(run_dir) as conn:
         row = conn.execute(
             "SELECT data FROM artifacts WHERE job_id = ? AND name = ?", (job_id, name)
         ).fetchone()
@@ -295,7 +373,7 @@ def load_perf(run_dir: str | Path) -> pd.DataFrame | None:
     """The run's ``perf`` table (JSON columns parsed back), or ``None`` when it has none."""
     if not db_path(run_dir).is_file():
         return None
-    with closing(_connect_ro(run_dir)) as conn:
+    with _reading(run_dir) as conn:
         info = list(conn.execute("PRAGMA table_info(perf)"))
         if not info:
             return None

@@ -12,6 +12,7 @@ import torch
 
 import zoo
 from bench.definitions import DataDef, ModelDef
+from zoo.errors import UserError
 from zoo.image_decode import IMAGE_EXTENSIONS
 
 MAX_FOLDER_BYTES = 4 * 2**30  # a whole folder larger than this needs a per-class sample
@@ -30,7 +31,7 @@ def load_defined_model(definition: ModelDef) -> zoo.Classifier:
     if source.startswith("tv:") or source in zoo.list_models():
         given = [k for k, v in user.items() if v is not None]
         if given:
-            raise ValueError(f"[models.{definition.name}]: {given[0]} is for your own models; "
+            raise UserError(f"[models.{definition.name}]: {given[0]} is for your own models; "
                              f"{source!r} brings its own")
         user = {}
     model = zoo.load_model(source, definition.weights, **user)
@@ -64,7 +65,7 @@ def _check_fits(definition: DataDef, shape: tuple[int, int, int]) -> None:
                 if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     need = files * math.prod(shape) * 4
     if need > MAX_FOLDER_BYTES:
-        raise ValueError(
+        raise UserError(
             f"[data.{definition.name}]: {files:,} images at {shape} would take "
             f"{need / 2**30:.1f} GiB as float32 (limit {MAX_FOLDER_BYTES / 2**30:.0f} GiB); "
             "give per_class (--per-class N) to audit a seeded sample of each class")
@@ -81,7 +82,7 @@ def fit_labels(
       match the default names "0".."K-1").
     - Otherwise the folder must have exactly as many classes as the model has outputs, taken
       in sorted folder order; a model without names of its own is shown with the folder's.
-    - Anything else is a ``ValueError`` saying both counts, before any job runs.
+    - Anything else is a ``UserError`` saying both counts, before any job runs.
     """
     notes: list[str] = []
     own = model.class_names
@@ -89,7 +90,7 @@ def fit_labels(
         index = torch.tensor([own.index(name) for name in folder.class_names])
         return index[folder.y], list(own), notes
     if len(folder.class_names) != model.num_classes:
-        raise ValueError(
+        raise UserError(
             f"[data.{data_name}] has {len(folder.class_names)} classes "
             f"({', '.join(folder.class_names[:5])}) but model {model.name!r} has "
             f"{model.num_classes} outputs, and the names do not match the model's classes; "

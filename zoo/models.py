@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo.checkpoint import load_weights, read_state_dict
+from zoo.checkpoint import MissingWeightsError, load_weights, read_state_dict
+from zoo.errors import UnknownNameError, UserError
 from zoo.nets import mnist_cnn_net, mnist_logreg_net, shapes_cnn_net
 from zoo.normalize import Classifier
 from zoo.outputs import Output
@@ -128,14 +130,14 @@ def load_model(
     ``"random"`` for an untrained model, labelled as such.
     """
     if not isinstance(name, str):
-        raise KeyError(f"model name must be a string, got {name!r}")
+        raise UnknownNameError(f"model name must be a string, got {name!r}")
     if is_user_spec(name, registered=name in MODELS):
         return load_user_model(
             name, weights, mean=mean, std=std, input_size=input_size, class_names=class_names,
             output=output,
         )
     if any(v is not None for v in (mean, std, input_size, class_names, output)):
-        raise ValueError(
+        raise UserError(
             f"mean, std, input_size, class_names and output are for user models; {name!r} has "
             "its own"
         )
@@ -149,7 +151,7 @@ def load_model(
     model = build_model(name)
     path = Path(weights) if weights is not None else model_spec(name).weights_file
     if weights is None and not path.is_file():
-        raise FileNotFoundError(
+        raise MissingWeightsError(
             f"shipped weights for {name!r} are missing: expected {path}. "
             f"Recreate them with `auditbench train {name}`."
         )
@@ -158,13 +160,35 @@ def load_model(
     return model.eval()
 
 
+def check_model_name(name: str) -> None:
+    """Refuse (``UnknownNameError``, with the closest name) a name that is neither a user
+    model spec, a shipped model nor ``tv:<arch>`` of a torchvision classifier."""
+    if not isinstance(name, str):
+        raise UnknownNameError(f"model name must be a string, got {name!r}")
+    if name.startswith(TV_PREFIX):
+        _check_torchvision(name[len(TV_PREFIX):])
+    elif not is_user_spec(name, registered=name in MODELS):
+        model_spec(name)  # the registry's error: did you mean, and the names there are
+
+
+def _check_torchvision(arch: str) -> None:
+    import torchvision.models as tvm
+
+    archs = tvm.list_models(module=tvm)
+    if arch not in archs:
+        # the closest name, and a few examples rather than all 80
+        close = difflib.get_close_matches(arch, archs, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownNameError(
+            f"unknown torchvision classifier {arch!r}{hint}; e.g. resnet18, vgg16, vit_b_16 "
+            f"(torchvision.models.list_models() lists all {len(archs)})"
+        )
+
+
 def _load_torchvision(arch: str, weights: str | Path | None) -> Classifier:
     import torchvision.models as tvm
 
-    if arch not in tvm.list_models(module=tvm):
-        raise KeyError(
-            f"unknown torchvision classifier {arch!r}; e.g. resnet18, vgg16, vgg19, alexnet"
-        )
+    _check_torchvision(arch)
     random = weights == RANDOM
     with random_init() if random else contextlib.nullcontext():
         net = tvm.get_model(arch, weights=None)
@@ -174,7 +198,7 @@ def _load_torchvision(arch: str, weights: str | Path | None) -> Classifier:
     if not random:
         path = Path(weights) if weights is not None else _hub_cache_file(default.url)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MissingWeightsError(
                 f"no ImageNet weights for tv:{arch}: expected the file {path} (the torch hub "
                 f"cache, where torchvision saves {default.url.rsplit('/', 1)[-1]}). Put the "
                 f"file there, pass weights=PATH, or pass weights='random' for an untrained model."

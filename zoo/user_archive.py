@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 import zipfile
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from zoo.checkpoint import read_state_dict
-from zoo.user_spec import EXPORTED_SUFFIX, UserModelError
+from zoo.user_spec import EXPORTED_SUFFIX, MissingModelFileError, UserModelError, one_line
 
 
 class ExportedNet(nn.Module):
@@ -44,20 +45,28 @@ def from_archive(spec: str, weights: str | Path | None) -> nn.Module:
             f"{spec!r}: weights= is only for factory specs; an exported or TorchScript model "
             "carries its own weights"
         )
+    if not path.exists():
+        raise MissingModelFileError(f"{spec!r}: model file not found: {path}")
     if not path.is_file():
-        raise FileNotFoundError(f"{spec!r}: model file not found: {path}")
+        raise UserModelError(f"{spec!r}: {path} is not a file")
     if path.suffix == EXPORTED_SUFFIX:
         return _load_exported(spec, path)
     return _load_torchscript(spec, path)
 
 
 def _load_exported(spec: str, path: Path) -> nn.Module:
+    # torch.export logs a damaged archive's traceback before it raises: the error below says
+    # it in one line instead
+    logger = logging.getLogger("torch.export")
+    disabled, logger.disabled = logger.disabled, True
     try:
         program = torch.export.load(path)
     except Exception as err:
         raise UserModelError(
-            f"{spec!r}: torch.export.load failed: {type(err).__name__}: {err}"
+            f"{spec!r}: torch.export.load failed: {type(err).__name__}: {one_line(err)}"
         ) from err
+    finally:
+        logger.disabled = disabled
     return ExportedNet(program.module())
 
 
@@ -74,7 +83,7 @@ def _load_torchscript(spec: str, path: Path) -> nn.Module:
         return jit_load(str(path), map_location="cpu")
     except Exception as err:
         raise UserModelError(
-            f"{spec!r}: torch.jit.load failed: {type(err).__name__}: {err}"
+            f"{spec!r}: torch.jit.load failed: {type(err).__name__}: {one_line(err)}"
         ) from err
 
 

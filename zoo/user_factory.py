@@ -17,7 +17,7 @@ from types import ModuleType
 from torch import nn
 
 from zoo.checkpoint import load_weights, read_state_dict
-from zoo.user_spec import UserModelError
+from zoo.user_spec import MissingModelFileError, ModelImportError, UserModelError, one_line
 
 
 def from_factory(spec: str, weights: str | Path | None) -> nn.Module:
@@ -26,18 +26,18 @@ def from_factory(spec: str, weights: str | Path | None) -> nn.Module:
     if not target or not attr:
         raise UserModelError(f"{spec!r}: expected 'module.path:factory' or 'file.py:factory'")
     if weights is not None and not Path(weights).is_file():
-        raise FileNotFoundError(f"{spec!r}: weights file not found: {weights}")
+        raise MissingModelFileError(f"{spec!r}: weights file not found: {weights}")
     module = _load_file(spec, target) if _looks_like_file(target) else _import(spec, target)
     factory = getattr(module, attr, None)
     if factory is None:
-        raise ImportError(f"{spec!r}: module {target!r} has no attribute {attr!r}")
+        raise ModelImportError(f"{spec!r}: module {target!r} has no attribute {attr!r}")
     if not callable(factory):
         raise UserModelError(f"{spec!r}: {attr!r} is not callable")
     try:
         net = factory()
-    except Exception as err:
+    except (Exception, SystemExit) as err:
         raise UserModelError(
-            f"{spec!r}: factory {attr} raised: {type(err).__name__}: {err}"
+            f"{spec!r}: factory {attr} raised: {type(err).__name__}: {one_line(err)}"
         ) from err
     if not isinstance(net, nn.Module):
         raise UserModelError(
@@ -56,25 +56,30 @@ def _import(spec: str, target: str) -> ModuleType:
     try:
         return importlib.import_module(target)
     except ImportError as err:
-        raise ImportError(f"{spec!r}: cannot import module {target!r}: {err}") from err
+        raise ModelImportError(f"{spec!r}: cannot import module {target!r}: {err}") from err
+    except (Exception, SystemExit) as err:  # the user's module raised while it was imported
+        raise ModelImportError(
+            f"{spec!r}: importing module {target!r} raised {type(err).__name__}: "
+            f"{one_line(err)}") from err
 
 
 def _load_file(spec: str, target: str) -> ModuleType:
     path = Path(target).resolve()
     if not path.is_file():
-        raise FileNotFoundError(f"{spec!r}: file not found: {target}")
+        raise MissingModelFileError(f"{spec!r}: file not found: {target}")
     # a unique, stable name per file, so two user files called model.py do not collide
     name = "_auditbench_user_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
     module_spec = importlib.util.spec_from_file_location(name, path)
     if module_spec is None or module_spec.loader is None:
-        raise ImportError(f"{spec!r}: cannot load {target} as a Python module")
+        raise ModelImportError(f"{spec!r}: cannot load {target} as a Python module")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
     try:
         module_spec.loader.exec_module(module)
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # a syntax error, a failing import, sys.exit()
         sys.modules.pop(name, None)
-        raise ImportError(
-            f"{spec!r}: importing {target} raised {type(err).__name__}: {err}"
+        raise ModelImportError(
+            f"{spec!r}: importing {target} raised {type(err).__name__}: {one_line(err)}"
         ) from err
     return module
+

@@ -17,7 +17,7 @@ from torch import nn
 
 from zoo.normalize import Normalize
 from zoo.outputs import Output, describe_output, select_output
-from zoo.user_spec import UserModelError
+from zoo.user_spec import UserModelError, one_line
 
 PROBE_SEED = 0
 PROB_TOLERANCE = 1e-4
@@ -123,7 +123,8 @@ def probe(
     except Exception as err:
         raise UserModelError(
             f"{spec!r}: the model failed on a probe batch of shape {tuple(x.shape)} "
-            f"(an exported model needs a dynamic batch dimension): {type(err).__name__}: {err}"
+            f"(an exported model needs a dynamic batch dimension): {type(err).__name__}: "
+            f"{one_line(err)}"
         ) from err
     if output is None and not isinstance(out, torch.Tensor):
         raise _structure_error(spec, out, len(x))

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from auditbench.commands.paths import make_dir
 from auditbench.errors import UsageError
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def print_comparison(table: pd.DataFrame) -> None:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    from bench.store import write_perf
+    from bench.store import StoreError, write_perf
     from bench.suite import SuiteError, load_suite
     from bench.timing import FILENAME, add_ratios, compare, load_benchmarks
     from reports import build_report
@@ -137,18 +138,27 @@ def cmd_perf(args: argparse.Namespace) -> int:
                 raise UsageError(f"auditbench perf: {args.suite} declares no [models.NAME]")
         except SuiteError as err:
             raise UsageError(f"auditbench perf: {err}") from None
+        except (OSError, UnicodeDecodeError) as err:  # the user's suite path, unreadable
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise UsageError(f"auditbench perf: --suite {args.suite}: cannot read it: "
+                             f"{reason}") from None
     out = args.out.resolve()
     json_path = out / FILENAME
     old = None
     if args.compare is not None:
-        old = _perf_frame(args.compare)
+        try:
+            old = _perf_frame(args.compare)
+        except StoreError as err:
+            raise UsageError(f"auditbench perf: --compare: {err}") from None
         if old is None:
             raise UsageError(f"auditbench perf: no timings in {args.compare} "
                              f"(neither {FILENAME} nor a perf table in results.sqlite)")
 
     status = 0
     if args.compare is None or not json_path.is_file():
-        out.mkdir(parents=True, exist_ok=True)
+        # checked (and made) before the benchmarks run: a file or an unwritable place is
+        # refused at once, not after minutes of timing
+        make_dir(out, "--out", "auditbench perf")
         status = run_benchmarks(perf_command(args, json_path), repo_root())
         if not json_path.is_file():
             print(f"auditbench perf: the benchmarks wrote no {json_path} "

@@ -6,13 +6,17 @@ The harness is imported when the command runs, not when the parser is built, so 
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from auditbench.commands.paths import run_dir
 from auditbench.errors import UsageError
 
 if TYPE_CHECKING:
@@ -77,18 +81,60 @@ def output_choice(value: str) -> int | str:
     return int(text) if re.fullmatch(r"-?[0-9]+", text) else text
 
 
+AUDIT_FILE = "audit.toml"  # what --model writes into the run directory (bench.audit)
 OWN_MODEL_FLAGS = ("weights", "mean", "std", "input_size", "class_names", "output", "data",
                    "labels_csv", "per_class", "eps_linf", "eps_l2", "surrogate", "quick")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    _check_arguments(args)
+
     from bench.context import resolve_device
-    from bench.preflight import PreflightError
     from bench.runner import run_suite
-    from bench.suite import SuiteError, load_suite
     from reports import build_report
 
+    try:
+        resolve_device(args.device)
+    except ValueError as err:  # "cuda asked for, but not available": the user's --device
+        raise UsageError(f"auditbench run: --device {args.device}: {err}") from None
+    if args.model is not None:
+        from zoo.models import check_model_name
 
+        for spec in (args.model, args.surrogate):
+            if spec is not None:  # an unknown name, with the closest, before any file
+                check_model_name(spec)
+    if args.model is None:
+        suite = _shipped_or_file_suite(args.suite or "default")
+        if args.name is not None:
+            suite = replace(suite, name=args.name)
+        out = args.out or Path("runs") / suite.slug
+        # the run directory before any model is loaded; a refused run removes it again
+        with run_dir(out), _os_errors_on_paths():
+            summary = _with_threads(args.threads,
+                                    lambda: run_suite(suite, out, device=args.device))
+    else:
+        out = args.out or Path("runs") / _audit_slug(args)
+        # audit.toml is written once the model has loaded; a run refused before its first
+        # job (a bad folder, a model the preflight refuses) removes it, and the directory
+        # when this call made it
+        with run_dir(out, files=(AUDIT_FILE,)), _os_errors_on_paths():
+            suite = _audit_suite(args, out)
+            if args.name is not None:
+                suite = replace(suite, name=args.name)
+            summary = _with_threads(args.threads,
+                                    lambda: run_suite(suite, out, device=args.device))
+    print(f"{len(summary.done)} jobs run, {len(summary.skipped)} already done, "
+          f"{len(summary.failed)} failed in {summary.seconds:.1f} s; results in "
+          f"{out / 'results.sqlite'}")
+    for job_id, error in summary.failed.items():
+        print(f"  failed {job_id}: {error}")
+    if not args.no_report:
+        print(f"report: {build_report(out)}")
+    return 1 if summary.failed else 0
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """The flags' own checks, before anything is imported or loaded."""
     if args.name is not None and not args.name.strip():
         raise UsageError("auditbench run: --name must not be empty")
     if args.threads is not None and args.threads < 1:
@@ -98,48 +144,90 @@ def cmd_run(args: argparse.Namespace) -> int:
                  if getattr(args, k) is not None and getattr(args, k) is not False]
         if given:
             raise UsageError(f"auditbench run: {given[0]} is for your own model: give --model")
-    try:
-        resolve_device(args.device)
-        suite = _audit_suite(args) if args.model is not None else load_suite(
-            args.suite or "default")
-    except (SuiteError, ValueError, ImportError, OSError) as err:
-        raise UsageError(f"auditbench run: {err}") from None
-    if args.name is not None:
-        suite = replace(suite, name=args.name)
-    out = args.out or Path("runs") / suite.slug
-    try:
-        summary = _with_threads(args.threads, lambda: run_suite(suite, out, device=args.device))
-    except PreflightError as err:
-        raise UsageError(f"auditbench run: {err}") from None
-    print(f"{len(summary.done)} jobs run, {len(summary.skipped)} already done, "
-          f"{len(summary.failed)} failed in {summary.seconds:.1f} s; results in "
-          f"{out / 'results.sqlite'}")
-    for job_id, error in summary.failed.items():
-        print(f"  failed {job_id}: {error}")
-    if not args.no_report:
-
-        print(f"report: {build_report(out)}")
-    return 1 if summary.failed else 0
-
-
-def _audit_suite(args: argparse.Namespace) -> Suite:
-    from bench.audit import AuditRequest, model_key, write_audit_suite
-    from bench.suite import load_suite, slugify
-
-    """``--model`` and its flags -> the audit suite, written into the run directory."""
-
+        return
     if args.suite is not None:
         raise UsageError("auditbench run: give --suite or --model, not both (--model writes "
                          "its own suite; run it again later with --suite RUN_DIR/audit.toml)")
+    if not args.model.strip():
+        raise UsageError("auditbench run: --model must not be empty")
     if args.per_class is not None and args.per_class < 1:
         raise UsageError(f"auditbench run: --per-class must be >= 1, got {args.per_class}")
     if args.input_size is not None and len(args.input_size) not in (1, 3):
         raise UsageError("auditbench run: --input-size takes one side or C H W")
+    if args.data is None and (args.labels_csv is not None or args.per_class is not None):
+        raise UsageError("auditbench run: --labels-csv and --per-class describe --data DIR; "
+                         "give --data")
+    for flag in ("eps_linf", "eps_l2"):
+        value = getattr(args, flag)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"auditbench run: --{flag.replace('_', '-')} must be a positive "
+                             f"number, got {value}")
+
+
+@contextmanager
+def _os_errors_on_paths() -> Iterator[None]:
+    """An ``OSError`` on a named file (a weights file, folder or run directory the user gave:
+    no permission, a disk that is full) as the user's error, naming the file; one without a
+    file is not the user's and stays a bug."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None or isinstance(err, UsageError):
+            raise
+        raise UsageError(f"auditbench run: {err.filename}: {err.strerror or err}") from None
+
+
+def _shipped_or_file_suite(name: str) -> Suite:
+    """``load_suite``, with a suite file that cannot be read (a directory, no permission,
+    not UTF-8) refused as the user's mistake."""
+    from bench.suite import load_suite
+
+    try:
+        return load_suite(name)
+    except (OSError, UnicodeDecodeError) as err:  # reading the user's own path
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise UsageError(f"auditbench run: --suite {name}: cannot read it: {reason}") from None
+
+
+def _audit_slug(args: argparse.Namespace) -> str:
+    from bench.audit import model_key
+    from bench.suite import slugify
+
+    return slugify(args.name or f"{model_key(args.model)}-audit")
+
+
+def _audit_suite(args: argparse.Namespace, out: Path) -> Suite:
+    """``--model`` and its flags -> the audit suite, written into the run directory."""
+    from bench import definitions
+    from bench.audit import AuditRequest, write_audit_suite
+    from bench.suite import load_suite
+
     request = AuditRequest(**{"model": args.model, **{k: getattr(args, k)
                                                         for k in OWN_MODEL_FLAGS}})
-    name = args.name or f"{model_key(args.model)}-audit"
-    out = args.out or Path("runs") / slugify(name)
-    return load_suite(write_audit_suite(request, out, _command_line(args)))
+    try:
+        path = write_audit_suite(request, out, _command_line(args))
+    except (ValueError, KeyError) as err:
+        if isinstance(err, UsageError) or not _raised_in(err, definitions):
+            raise
+        # bench.definitions checks the flags' values with plain ValueError/KeyError: every
+        # one it raises itself is the user's (an error from deeper down is not, and stays a
+        # bug)
+        raise UsageError(f"auditbench run: {_message(err)}") from None
+    return load_suite(path)
+
+
+def _raised_in(err: BaseException, module: ModuleType) -> bool:
+    """Whether ``err`` was raised by a ``raise`` statement of ``module`` itself."""
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return Path(tb.tb_frame.f_code.co_filename).resolve() == Path(str(module.__file__)).resolve()
+
+
+def _message(err: BaseException) -> str:
+    return str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
 
 
 def _command_line(args: argparse.Namespace) -> str:

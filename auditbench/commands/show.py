@@ -31,21 +31,35 @@ def add_parsers(sub: Any) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from reports import build_report
 
-
-    if not (args.run_dir / "results.sqlite").is_file():
-        raise UsageError(f"auditbench report: no results.sqlite in {args.run_dir}")
-    print(build_report(args.run_dir))
+    run_dir = _checked_run(args.run_dir, "report")
+    try:
+        print(build_report(run_dir))
+    except OSError as err:  # index.html cannot be written into the user's run directory
+        if err.filename is None:
+            raise
+        raise UsageError(f"auditbench report: {err.filename}: {err.strerror or err}") from None
     return 0
 
 
 def cmd_card(args: argparse.Namespace) -> int:
     from reports.card import card_text
 
-
-    if not (args.run_dir / "results.sqlite").is_file():
-        raise UsageError(f"auditbench card: no results.sqlite in {args.run_dir}")
-    print(card_text(args.run_dir, args.format))
+    print(card_text(_checked_run(args.run_dir, "card"), args.format))
     return 0
+
+
+def _checked_run(run_dir: Path, command: str) -> Path:
+    """``run_dir`` once its results store is known to be one (``bench.store.check_store``:
+    a missing, empty, damaged or foreign file is refused in one line naming it)."""
+    from bench.store import StoreError, check_store, db_path
+
+    if not db_path(run_dir).exists():
+        raise UsageError(f"auditbench {command}: no results.sqlite in {run_dir}")
+    try:
+        check_store(run_dir)
+    except StoreError as err:
+        raise UsageError(f"auditbench {command}: {err}") from None
+    return run_dir
 
 
 def cmd_toy(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from torch import nn
 import zoo
 from bench.train import accuracy
 from zoo.checkpoint import file_sha256, read_state_dict
+from zoo.errors import UnknownNameError, UserError
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SHIPPED = ("mnist_logreg", "mnist_cnn", "mnist_cnn_at", "shapes_cnn")
@@ -48,9 +49,10 @@ def test_shipped_model_contract(name: str) -> None:
 
 def test_registry_lists_models_and_rejects_unknown() -> None:
     assert {"mnist_logreg", "mnist_cnn", "mnist_cnn_at", "tv:<arch>"} <= set(zoo.list_models())
-    with pytest.raises(KeyError, match="unknown model 'mnist_mlp'"):
+    with pytest.raises(UnknownNameError, match="unknown model 'mnist_mlp'"):
         zoo.load_model("mnist_mlp")
-    with pytest.raises(KeyError, match="unknown torchvision classifier 'resnet7'"):
+    with pytest.raises(UnknownNameError, match=r"unknown torchvision classifier 'resnet7' "
+                       r"\(did you mean 'resnet\d+'\?\); e.g. resnet18"):
         zoo.load_model("tv:resnet7", weights="random")
     with pytest.raises(ValueError, match="already registered"):
         zoo.register_model(zoo.model_spec("mnist_cnn"))
@@ -92,7 +94,7 @@ def test_torchvision_weights_from_file_and_cache(
 def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(ValueError, match="not a readable state-dict"):
+    with pytest.raises(UserError, match="garbage.pt is not a PyTorch checkpoint"):
         zoo.load_model("mnist_cnn", weights=garbage)
 
     class Payload:  # an arbitrary pickled object must never be unpickled
@@ -101,22 +103,27 @@ def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path: Path) -> None:
 
     pickled = tmp_path / "pickle.pt"
     torch.save({"net": Payload()}, pickled)
-    with pytest.raises(ValueError, match="weights_only=True"):
+    with pytest.raises(UserError, match=r"holds pickled objects \((builtins\.)?print\), which "
+                       r"auditbench never unpickles \(weights_only=True\)") as refused:
         read_state_dict(pickled)
+    assert "\n" not in str(refused.value)
 
     not_tensors = tmp_path / "list.pt"
     torch.save([1, 2, 3], not_tensors)
-    with pytest.raises(ValueError, match="does not hold a state dict"):
+    with pytest.raises(UserError, match="holds a list, not a state dict"):
         zoo.load_model("mnist_cnn", weights=not_tensors)
 
-    with pytest.raises(FileNotFoundError, match="missing.pt"):
+    with pytest.raises(FileNotFoundError, match="missing.pt") as missing:
         zoo.load_model("mnist_cnn", weights=tmp_path / "missing.pt")
+    assert isinstance(missing.value, UserError)
 
 
 def test_mismatched_weights_name_the_first_bad_key(tmp_path: Path) -> None:
     logreg = tmp_path / "logreg.pt"
     torch.save(zoo.load_model("mnist_logreg").net.state_dict(), logreg)
-    with pytest.raises(ValueError, match="missing key '0.weight'"):
+    with pytest.raises(UserError, match=r"missing key '0.weight' \(8 missing, 2 unexpected; "
+                       r"missing: '0.weight', '0.bias', '3.weight' and 5 more; unexpected: "
+                       r"'1.weight', '1.bias'\)"):
         zoo.load_model("mnist_cnn", weights=logreg)
     wrong_shape = tmp_path / "shape.pt"
     state = zoo.load_model("mnist_logreg").net.state_dict()
