@@ -150,11 +150,11 @@ def load_weights(net: nn.Module, state: Mapping[str, torch.Tensor], source: str)
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
         first = f"missing key {missing[0]!r}" if missing else f"unexpected key {unexpected[0]!r}"
-        listed = "; ".join(f"{what}: {_first_keys(keys)}" for what, keys in
+        listed = "; ".join(f"{what} {_first_keys(keys)}" for what, keys in
                            (("missing", missing), ("unexpected", unexpected)) if keys)
         raise WeightsError(
             f"weights from {source} do not match the architecture: {first} "
-            f"({len(missing)} missing, {len(unexpected)} unexpected; {listed}); are they "
+            f"({len(missing)} missing, {len(unexpected)} unexpected): {listed}; are they "
             "another model's?")
     for key, tensor in expected.items():
         if state[key].shape != tensor.shape:

@@ -99,8 +99,8 @@ WEIGHTS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "tensor": (_tensor, r"tensor\.pt holds a Tensor of shape \(3,\), not a state dict"),
     "not tensors": (_not_tensors, r"dict\.pt is not a state dict: entry 'epochs' holds an int"),
     "other arch": (_other_arch, r"do not match the architecture: missing key '0\.weight' "
-                                r"\(8 missing, 2 unexpected; missing: '0\.weight', '0\.bias', "
-                                r"'3\.weight' and 5 more; unexpected: '1\.weight', '1\.bias'\)"),
+                                r"\(8 missing, 2 unexpected\): missing '0\.weight', '0\.bias', "
+                                r"'3\.weight' and 5 more; unexpected '1\.weight', '1\.bias'; "),
     "shape": (_wrong_shape, r"'0\.weight' has shape \(2, 2\), the model expects \(32, 1, 5, 5\)"),
     "pickle": (_payload, r"custom\.pt is not a plain state dict: it holds pickled objects "
                          r"\(posix\.system\), which auditbench never unpickles "

@@ -147,3 +147,46 @@ def test_a_crash_mid_run_resumes_without_duplicates(tmp_path: Path, fake_kind: N
     CALLS.clear()
     run_suite(fake_suite(steps), crashed, device="cpu", progress=False)
     assert CALLS == [] and count_rows(crashed) == count_rows(reference)
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    (bytes(range(256)) * 16, "not an auditbench results store, or is damaged"),
+    (b"", r"is empty \(0 bytes\)"),
+])
+def test_reading_a_file_that_is_no_store_is_a_store_error(
+    tmp_path: Path, content: bytes, fragment: str
+) -> None:
+    from bench.store import StoreError, check_store, load_meta
+
+    (tmp_path / "results.sqlite").write_bytes(content)
+    for read in (check_store, load, load_jobs, load_meta):
+        with pytest.raises(StoreError, match=fragment):
+            read(tmp_path)
+
+
+def test_a_foreign_database_is_neither_read_nor_written(tmp_path: Path) -> None:
+    from bench.store import MissingStoreError, StoreError, check_store
+
+    path = tmp_path / "results.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE photos (name TEXT)")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="it has no 'jobs' table"):
+        load(tmp_path)
+    with pytest.raises(StoreError, match="it has a table 'photos'"):
+        Store(tmp_path)
+    assert path.read_bytes() == before
+    with pytest.raises(MissingStoreError) as missing:
+        check_store(tmp_path / "elsewhere")
+    assert isinstance(missing.value, FileNotFoundError)
+
+
+def test_an_empty_store_file_is_completed_by_the_writer(tmp_path: Path) -> None:
+    """A run killed between creating the file and its tables resumes into it."""
+    from bench.store import check_store
+
+    (tmp_path / "results.sqlite").write_bytes(b"")
+    with Store(tmp_path) as store:
+        store.set_meta({"suite": "x"})
+    assert check_store(tmp_path) == tmp_path / "results.sqlite"

@@ -179,3 +179,16 @@ def test_not_utf8_is_a_value_error(tmp_path: Path) -> None:
 def test_suffix_is_case_insensitive(tmp_path: Path) -> None:
     assert load_class_names(_write(tmp_path / "NAMES.TXT", "cat\ndog\n")) == ("cat", "dog")
     assert load_class_names(_json(tmp_path / "names.JSON", ["cat", "dog"])) == ("cat", "dog")
+
+
+def test_problems_are_user_errors(tmp_path: Path) -> None:
+    from zoo.errors import UserError
+
+    with pytest.raises(UserError, match="class names file not found") as missing:
+        load_class_names(tmp_path / "names.txt")
+    assert isinstance(missing.value, FileNotFoundError)
+    (tmp_path / "dir.txt").mkdir()
+    with pytest.raises(UserError, match=r"dir\.txt cannot be read"):
+        load_class_names(tmp_path / "dir.txt")
+    with pytest.raises(UserError, match="duplicate name 'cat'"):
+        load_class_names(_write(tmp_path / "twice.txt", "cat\ncat\n"))

@@ -327,3 +327,26 @@ def test_torchscript_and_exported_tuples_are_picked(model_file: Path, tmp_path: 
             torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-5)
         grad = saliency(model, x, torch.tensor([0, 1, 2]))
         assert grad.shape == x.shape and torch.isfinite(grad).all()
+
+
+def test_every_bad_spec_is_a_user_error_of_one_line(model_file: Path, tmp_path: Path) -> None:
+    """Each refusal is a UserError (the command line's one line, exit 2), still of the type
+    it was before (FileNotFoundError, ImportError), and its message holds no line break."""
+    from zoo.errors import UserError
+
+    (tmp_path / "broken.py").write_text("raise RuntimeError('at import\\nline two')\n",
+                                        encoding="utf-8")
+    (tmp_path / "corrupt.ts").write_bytes(b"\x00 not TorchScript")
+    cases = [
+        (f"{model_file}:make_raises", ValueError, "factory make_raises raised"),
+        (f"{tmp_path}/nowhere.py:make", FileNotFoundError, "file not found"),
+        (str(tmp_path / "missing.ts"), FileNotFoundError, "model file not found"),
+        (f"{model_file}:build", ImportError, "has no attribute 'build'"),
+        ("no_such_module_xyz:make", ImportError, "cannot import module"),
+        (f"{tmp_path}/broken.py:make", ImportError, "RuntimeError: at import line two"),
+        (str(tmp_path / "corrupt.ts"), ValueError, "neither a TorchScript model nor"),
+    ]
+    for spec, old_type, fragment in cases:
+        with pytest.raises(UserError, match=fragment) as err:
+            zoo.load_model(spec, input_size=8)
+        assert isinstance(err.value, old_type) and "\n" not in str(err.value), spec
