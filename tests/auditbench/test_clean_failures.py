@@ -274,8 +274,9 @@ def test_a_refused_model_run_removes_its_audit_file_and_directory(
     refused(["run", "--model", "mnist_cnn", "--data", "empty", "--quick", "--out",
              "deep/run"], "empty", tmp_path, capsys)
     # the preflight refuses the surrogate after audit.toml is written: it is removed again
-    refused(["run", "--model", "mnist_cnn", "--surrogate", "mnist_cnnx", "--quick",
-             "--out", "deep/run"], r"mnist_cnnx", tmp_path, capsys)
+    (tmp_path / "nets.py").write_text(FACTORIES, encoding="utf-8")
+    refused(["run", "--model", "mnist_cnn", "--surrogate", "nets.py:boom", "--quick",
+             "--out", "deep/run"], r"nets_boom_surrogate", tmp_path, capsys)
 
 
 def test_a_refused_run_keeps_what_was_there(
@@ -286,10 +287,20 @@ def test_a_refused_run_keeps_what_was_there(
     run.mkdir()
     (run / "audit.toml").write_text("# my edits\n", encoding="utf-8")
     (run / "notes.txt").write_text("mine\n", encoding="utf-8")
-    refused(["run", "--model", "mnist_cnn", "--surrogate", "mnist_cnnx", "--quick",
-             "--out", OUT], r"mnist_cnnx", tmp_path, capsys)
+    (tmp_path / "nets.py").write_text(FACTORIES, encoding="utf-8")
+    refused(["run", "--model", "mnist_cnn", "--surrogate", "nets.py:boom", "--quick",
+             "--out", OUT], r"nets_boom_surrogate", tmp_path, capsys)
     assert (run / "audit.toml").read_text(encoding="utf-8") == "# my edits\n"
     assert (run / "notes.txt").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_an_unknown_surrogate_is_refused_before_any_model_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _no_model_loads(monkeypatch)
+    refused(["run", "--model", "mnist_cnn", "--surrogate", "mnist_cnnx", "--quick", "--out",
+             OUT], r"unknown model 'mnist_cnnx' \(did you mean 'mnist_cnn'\?\)", tmp_path, capsys)
 
 
 # ------------------------------------------------------------ perf, train, toy, list
