@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import shlex
 from collections.abc import Callable, Iterator
@@ -109,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             suite = replace(suite, name=args.name)
         out = args.out or Path("runs") / suite.slug
         # the run directory before any model is loaded; a refused run removes it again
-        with run_dir(out), _os_errors_on_paths():
+        with run_dir(out), _os_errors_on_paths(args, out):
             summary = _with_threads(args.threads,
                                     lambda: run_suite(suite, out, device=args.device))
     else:
@@ -117,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # audit.toml is written once the model has loaded; a run refused before its first
         # job (a bad folder, a model the preflight refuses) removes it, and the directory
         # when this call made it
-        with run_dir(out, files=(AUDIT_FILE,)), _os_errors_on_paths():
+        with run_dir(out, files=(AUDIT_FILE,)), _os_errors_on_paths(args, out):
             suite = _audit_suite(args, out)
             if args.name is not None:
                 suite = replace(suite, name=args.name)
@@ -165,16 +166,29 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def _os_errors_on_paths() -> Iterator[None]:
-    """An ``OSError`` on a named file (a weights file, folder or run directory the user gave:
-    no permission, a disk that is full) as the user's error, naming the file; one without a
-    file is not the user's and stays a bug."""
+def _os_errors_on_paths(args: argparse.Namespace, out: Path) -> Iterator[None]:
+    """An ``OSError`` on a path the user gave (the run directory, a weights file, folder,
+    labels or class-names file, the model's file; no permission, a directory for a file, a
+    full disk) as the user's error, naming the path. Any other ``OSError`` (a file of
+    auditbench's own) is not the user's and stays a bug."""
     try:
         yield
     except OSError as err:
-        if err.filename is None or isinstance(err, UsageError):
+        if isinstance(err, UsageError) or not _on_users_path(err.filename, args, out):
             raise
         raise UsageError(f"auditbench run: {err.filename}: {err.strerror or err}") from None
+
+
+def _on_users_path(filename: object, args: argparse.Namespace, out: Path) -> bool:
+    if not isinstance(filename, (str, os.PathLike)):
+        return False
+    given = [out, *(getattr(args, key) for key in ("weights", "data", "labels_csv",
+                                                   "class_names", "suite"))]
+    if args.model is not None:
+        given.append(args.model.rpartition(":")[0] or args.model)  # file.py:factory
+    path = Path(filename).resolve()
+    return any(path == root or root in path.parents
+               for root in (Path(g).resolve() for g in given if g))
 
 
 def _shipped_or_file_suite(name: str) -> Suite:

@@ -368,6 +368,19 @@ def test_an_internal_value_error_is_not_taken_for_the_users(
     assert main(["run", "--model", "mnist_cnn", "--quick", "--out", OUT]) == 70
     assert "bug" in capsys.readouterr().err
 
+    def missing_asset(*args: object, **kwargs: object) -> None:
+        raise FileNotFoundError(2, "No such file or directory", "/nonexistent/zoo/asset.bin")
+
+    # an OSError on a file of auditbench's own is a bug; on the user's path, the user's
+    monkeypatch.setattr(bench.audit, "write_audit_suite", missing_asset)
+    assert main(["run", "--model", "mnist_cnn", "--quick", "--out", OUT]) == 70
+    assert "bug" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights").mkdir()
+    refused(["run", "--model", "mnist_cnn", "--weights", "weights", "--quick", "--out", OUT],
+            r"weights", tmp_path, capsys)
+
 
 # ----------------------------------------------------------------- a real process
 
