@@ -14,6 +14,7 @@ from bench.runner import run_suite as run_jobs
 from bench.store import load
 from bench.suite import Suite, SuiteError, load_suite, parse_suite
 from reports import build_report
+from zoo.errors import UserError
 
 
 def run_suite(
@@ -48,7 +49,7 @@ def run_suite(
         suite = load_suite(suite)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        raise UserError(f"threads must be a positive integer, got {threads!r}")
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

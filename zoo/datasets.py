@@ -14,6 +14,8 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from zoo import shapes
+from zoo.errors import UnknownNameError, UserError
+from zoo.registry import unknown_name
 
 MNIST_SPLIT_SEED = 20140301
 MNIST_TEST_SIZE = 1000
@@ -100,9 +102,9 @@ def load_photo(name: str, size: int = 224) -> torch.Tensor:
     """One colour image bundled with scikit-image, float ``(3, size, size)`` in ``[0, 1]``:
     the shorter side resized to ``size``, then a centre crop."""
     if name not in BUNDLED_PHOTOS:
-        raise KeyError(f"unknown photo {name!r}; bundled: {', '.join(BUNDLED_PHOTOS)}")
+        raise UnknownNameError(unknown_name("photo", name, list(BUNDLED_PHOTOS)))
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+        raise UserError(f"size must be a positive integer, got {size!r}")
     img = torch.from_numpy(_photo_array(name).copy()).permute(2, 0, 1).float() / 255.0
     img = TF.resize(img, [size], antialias=True)  # shorter side -> size
     return TF.center_crop(img, [size, size]).clamp_(0, 1)
@@ -172,18 +174,18 @@ def load_dataset(
     ``size`` resizes to ``size x size`` (photos: shorter side, then centre crop; default 224).
     """
     if name not in DATASETS:
-        raise KeyError(f"unknown dataset {name!r}; available: {', '.join(list_datasets())}")
+        raise UnknownNameError(unknown_name("dataset", name, list_datasets()))
     if split not in DATASETS[name].splits:
-        raise ValueError(f"dataset {name!r} has splits {DATASETS[name].splits}, not {split!r}")
+        raise UserError(f"dataset {name!r} has splits {DATASETS[name].splits}, not {split!r}")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+        raise UserError(f"size must be a positive integer, got {size!r}")
     return _LOADERS[name](split, size)
 
 
 def load_masks(name: str, split: str = "test") -> torch.Tensor:
     """Ground-truth object masks, bool ``(N, 1, H, W)``, for datasets that have them."""
     if name != "shapes":
-        raise KeyError(f"dataset {name!r} has no object masks; only 'shapes' does")
+        raise UnknownNameError(f"dataset {name!r} has no object masks; only 'shapes' does")
     if split not in DATASETS[name].splits:
-        raise ValueError(f"dataset {name!r} has splits {DATASETS[name].splits}, not {split!r}")
+        raise UserError(f"dataset {name!r} has splits {DATASETS[name].splits}, not {split!r}")
     return _shapes_split(split).mask.clone()
