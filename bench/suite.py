@@ -39,7 +39,7 @@ from typing import Any
 import bench.kinds  # noqa: F401  (registers the built-in job kinds)
 import zoo
 from bench import schema
-from bench.definitions import Definitions, parse_definitions
+from bench.definitions import RANDOM, Definitions, parse_definitions
 from bench.kind import Kind, get_kind, list_kinds
 from bench.spec import Job
 from zoo.errors import UserError
@@ -167,7 +167,8 @@ def expand_task(
     missing = [k for k in schema.required_keys(kind) if k not in params]
     if missing:
         raise SuiteError(f"{where}: missing required key {missing[0]!r}")
-    jobs = _expand(kind, params, where, defs or Definitions())
+    defs = defs or Definitions()
+    jobs = [_seeded_weights(job, kind, seed, defs) for job in _expand(kind, params, where, defs)]
     handed = handed_over(kind)
     unused = sorted(set(given) - (set(kind.params) - set(handed))
                     - {k for job in jobs for k in job.params})
@@ -178,6 +179,24 @@ def expand_task(
         raise SuiteError(f"{where}: {unused[0]!r} is a setting of none of the methods this "
                          "task runs")
     return jobs
+
+
+def _seeded_weights(job: Job, kind: Kind, seed: int, defs: Definitions) -> Job:
+    """``job`` with the suite's seed in its id where one of its models may run on random
+    weights: those are drawn from the suite's seed (and the model's name), so a run resumed
+    under another seed must not reuse them. Seed 0 adds nothing, so the ids of suites that
+    keep the default stay as they were."""
+    if seed == 0:
+        return job
+    models = [v for k, v in job.params.items() if k in kind.params and
+              kind.params[k].has(schema.ModelName) and isinstance(v, str)]
+    random = [m for m in models if (m in defs.models and defs.models[m].weights == RANDOM)
+              or (kind.random_weights and m.startswith("tv:") and m not in defs.models)]
+    if not random and job.params.get("weights") != RANDOM:
+        return job
+    params = dict(job.params)
+    params[schema.DEFINITION] = params.get(schema.DEFINITION, "") + f"+weights_seed:{seed}"
+    return Job(job.kind, params)
 
 
 def handed_over(kind: Kind) -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ import pytest
 
 from bench.kind import list_kinds
 from bench.spec import Job
-from bench.suite import SuiteError, list_suites, load_suite
+from bench.suite import SuiteError, list_suites, load_suite, parse_suite
 
 HEADER = 'name = "t"\nseed = 3\n'
 
@@ -179,3 +179,25 @@ def test_slug_makes_any_name_a_safe_directory(tmp_path: Path) -> None:
     suite = load_suite(write(tmp_path, '[[task]]\nkind = "toy"\n',
                              header='name = "<script>alert(1)</script> x/y"\n'))
     assert suite.slug == "script-alert-1-script-x-y"
+
+
+def test_random_weights_tie_their_jobs_to_the_suite_seed(tmp_path: Path) -> None:
+    # random weights are drawn from the suite's seed: a run resumed under another suite seed
+    # must not reuse the jobs of the old weights, also where a task sets its own seed (which
+    # replaces the suite's in the job config); seed 0 (the default) keeps the ids as they were
+    def ids(seed: int, task: dict[str, object], models: dict[str, object]) -> set[str]:
+        raw = {"name": "s", "seed": seed, "models": models, "task": [task]}
+        return {job.id for job in parse_suite(raw, path=tmp_path / "s.toml").jobs}
+
+    common = {"kind": "stress", "method": "deep_dream", "sizes": [32], "steps_grid": [2],
+              "seed": 5}
+    tiny = {"tiny": {"source": "tv:squeezenet1_1", "weights": "random"}}
+    for task, models in (({**common, "model": "tv:resnet18"}, {}),
+                         ({**common, "model": "tiny"}, tiny)):
+        assert ids(1, task, models) != ids(2, task, models) != ids(0, task, models)
+    # trained weights do not depend on the suite seed: nothing to re-run
+    shipped = {**common, "model": "shapes_cnn"}
+    assert ids(1, shipped, {}) == ids(2, shipped, {}) == ids(0, shipped, {})
+    zero = parse_suite({"name": "s", "task": [{**common, "model": "tv:resnet18"}]},
+                       path=tmp_path / "s.toml").jobs[0]
+    assert "definition" not in zero.params
