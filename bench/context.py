@@ -18,6 +18,7 @@ import zoo
 from bench.definitions import Definitions
 from bench.user_assets import fit_labels, folder_info, load_defined_model, read_folder
 from zoo.checkpoint import file_sha256
+from zoo.errors import UserError
 from zoo.models import TV_PREFIX, random_init
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,9 @@ def resolve_device(device: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cpu" or device.startswith("cuda"):
         if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
+            raise UserError(f"device {device!r} asked for, but CUDA is not available here")
         return torch.device(device)
-    raise ValueError(f"device must be cpu, cuda or auto, got {device!r}")
+    raise UserError(f"device must be cpu, cuda or auto, got {device!r}")
 
 
 @dataclass
@@ -142,10 +143,11 @@ class RunContext:
         same input shape and class order."""
         definition = self.definitions.data[name]
         if name not in self._folders:
-            self._folders[name] = read_folder(definition, model.input_shape, seed=self.seed)
+            self._folders[name] = read_folder(definition, model.input_shape, seed=self.seed,
+                                              num_classes=model.num_classes)
         folder = self._folders[name]
         if tuple(folder.x.shape[1:]) != model.input_shape:
-            raise ValueError(
+            raise UserError(
                 f"[data.{name}] was read at {tuple(folder.x.shape[1:])} for another model, but "
                 f"{model.name!r} takes {model.input_shape}; declare one [data.*] table per "
                 "input size")
@@ -153,7 +155,7 @@ class RunContext:
         self._class_names[model.name] = names
         if name in self._data:
             if not torch.equal(self._data[name][1].cpu(), y):
-                raise ValueError(f"[data.{name}] maps to other classes for {model.name!r} than "
+                raise UserError(f"[data.{name}] maps to other classes for {model.name!r} than "
                                  "for the model that read it first; declare a [data.*] table "
                                  "per model")
             return
@@ -178,7 +180,7 @@ class RunContext:
         if name not in self._data and name in self.definitions.data:
             users = self.definitions.users_of(name)
             if not users:
-                raise ValueError(f"[data.{name}] is used by no [models.*] table")
+                raise UserError(f"[data.{name}] is used by no [models.*] table")
             self.model(users[0])  # reads the folder at that model's input size
         if name not in self._data:
             x, y = zoo.load_dataset(name, "test")

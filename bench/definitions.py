@@ -26,6 +26,7 @@ next to the model. Everything is checked here, before any model is loaded.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 import re
@@ -36,7 +37,9 @@ from typing import Any
 import zoo
 from zoo.checkpoint import file_sha256
 from zoo.datasets import DATASETS as SHIPPED_DATASETS
+from zoo.errors import UnknownNameError, UserError
 from zoo.outputs import check_output
+from zoo.registry import unknown_name
 from zoo.user_spec import EXPORTED_SUFFIX, SCRIPT_SUFFIXES, is_user_spec
 
 MODEL_KEYS = ("source", "weights", "mean", "std", "input_size", "class_names", "output",
@@ -111,17 +114,17 @@ def parse_definitions(
     data_defs = {}
     for key, table in _tables(data, "data", where).items():
         if key in SHIPPED_DATASETS:
-            raise ValueError(f"{where}: [data.{key}] shadows the shipped dataset {key!r}; "
+            raise UserError(f"{where}: [data.{key}] shadows the shipped dataset {key!r}; "
                              "give yours another name")
         data_defs[key] = _data_def(key, table, base, where)
     model_defs = {}
     for key, table in _tables(models, "models", where).items():
         if registered and key in registered:
-            raise ValueError(f"{where}: [models.{key}] shadows the shipped model {key!r}; "
+            raise UserError(f"{where}: [models.{key}] shadows the shipped model {key!r}; "
                              "give yours another name")
         definition = _model_def(key, table, base, where)
         if definition.data is not None and definition.data not in data_defs:
-            raise ValueError(f"{where}: [models.{key}] data = {definition.data!r} names no "
+            raise UserError(f"{where}: [models.{key}] data = {definition.data!r} names no "
                              f"[data.*] table; tables: {', '.join(data_defs) or 'none'}")
         model_defs[key] = definition
     return Definitions(model_defs, data_defs)
@@ -129,36 +132,36 @@ def parse_definitions(
 
 def _tables(value: object, kind: str, where: str) -> dict[str, dict[str, Any]]:
     if not isinstance(value, dict):
-        raise ValueError(f"{where}: {kind} must be a table of [{kind}.NAME] tables")
+        raise UserError(f"{where}: {kind} must be a table of [{kind}.NAME] tables")
     for key, table in value.items():
         if not _KEY.match(key):
-            raise ValueError(f"{where}: [{kind}.{key}]: names start with a letter and hold "
+            raise UserError(f"{where}: [{kind}.{key}]: names start with a letter and hold "
                              "letters, digits, '_', '-'")
         if not isinstance(table, dict):
-            raise ValueError(f"{where}: {kind}.{key} must be a table")
+            raise UserError(f"{where}: {kind}.{key} must be a table")
     return value
 
 
 def _unknown(table: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
     unknown = sorted(set(table) - set(allowed))
     if unknown:
-        raise ValueError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
+        raise UnknownNameError(f"{where}: {unknown_name('key', unknown[0], list(allowed))}")
 
 
 def _path(value: object, key: str, base: Path, where: str, *, must_exist: bool) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{where}: {key} must be a non-empty path string, got {value!r}")
+        raise UserError(f"{where}: {key} must be a non-empty path string, got {value!r}")
     path = Path(value).expanduser()
     path = path if path.is_absolute() else base / path
     if must_exist and not path.exists():
-        raise ValueError(f"{where}: {key} not found: {path}")
+        raise UserError(f"{where}: {key} not found: {path}")
     return str(path.resolve())
 
 
 def _source(value: object, base: Path, where: str) -> str:
     """Resolve the file part of a source relative to the suite; module paths stay as given."""
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{where}: source must be a non-empty string, got {value!r}")
+        raise UserError(f"{where}: source must be a non-empty string, got {value!r}")
     target, sep, attr = value.rpartition(":")
     if sep and not value.startswith("tv:") and target.endswith(".py"):
         return f"{_path(target, 'source', base, where, must_exist=True)}:{attr}"
@@ -177,7 +180,7 @@ def _floats(value: object, key: str, where: str) -> tuple[float, ...] | None:
         return None
     if (not isinstance(value, list) or not value
             or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value)):
-        raise ValueError(f"{where}: {key} must be a list of numbers, one per channel")
+        raise UserError(f"{where}: {key} must be a list of numbers, one per channel")
     return tuple(float(v) for v in value)
 
 
@@ -189,7 +192,7 @@ def _input_size(value: object, where: str) -> int | tuple[int, int, int] | None:
         return value  # type: ignore[return-value]
     if isinstance(value, list) and len(value) == 3 and all(ok(v) for v in value):
         return (value[0], value[1], value[2])
-    raise ValueError(f"{where}: input_size must be a positive int side or [C, H, W], "
+    raise UserError(f"{where}: input_size must be a positive int side or [C, H, W], "
                      f"got {value!r}")
 
 
@@ -200,9 +203,9 @@ def _output(value: object, source: object, where: str) -> int | str | None:
     try:
         output = check_output(value)
     except ValueError as err:
-        raise ValueError(f"{where}: {err}") from None
+        raise UserError(f"{where}: {err}") from None
     if _is_named_architecture(source):
-        raise ValueError(f"{where}: output is for your own models; {source!r} returns its "
+        raise UserError(f"{where}: output is for your own models; {source!r} returns its "
                          "logits")
     return output
 
@@ -212,7 +215,7 @@ def _eps(value: object, key: str, where: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
             math.isfinite(value) and value > 0):
-        raise ValueError(f"{where}: {key} must be a positive number, got {value!r}")
+        raise UserError(f"{where}: {key} must be a positive number, got {value!r}")
     return float(value)
 
 
@@ -220,11 +223,11 @@ def _model_def(key: str, table: dict[str, Any], base: Path, where: str) -> Model
     where = f"{where}, [models.{key}]"
     _unknown(table, MODEL_KEYS, where)
     if "source" not in table:
-        raise ValueError(f"{where}: missing required key 'source'")
+        raise UserError(f"{where}: missing required key 'source'")
     weights = table.get("weights")
     if weights == RANDOM:  # an untrained shipped or torchvision architecture, labelled so
         if not _is_named_architecture(table.get("source")):
-            raise ValueError(f"{where}: weights = \"random\" is for tv:<arch> and shipped "
+            raise UserError(f"{where}: weights = \"random\" is for tv:<arch> and shipped "
                              "models; a factory builds its own initial weights")
     elif weights is not None:
         weights = _path(weights, "weights", base, where, must_exist=True)
@@ -233,7 +236,7 @@ def _model_def(key: str, table: dict[str, Any], base: Path, where: str) -> Model
         names = _path(names, "class_names", base, where, must_exist=True)
     data = table.get("data")
     if data is not None and not isinstance(data, str):
-        raise ValueError(f"{where}: data must name a [data.*] table, got {data!r}")
+        raise UserError(f"{where}: data must name a [data.*] table, got {data!r}")
     return ModelDef(
         name=key, source=_source(table["source"], base, where), weights=weights,
         mean=_floats(table.get("mean"), "mean", where),
@@ -250,17 +253,17 @@ def _data_def(key: str, table: dict[str, Any], base: Path, where: str) -> DataDe
     where = f"{where}, [data.{key}]"
     _unknown(table, DATA_KEYS, where)
     if "root" not in table:
-        raise ValueError(f"{where}: missing required key 'root'")
+        raise UserError(f"{where}: missing required key 'root'")
     root = _path(table["root"], "root", base, where, must_exist=True)
     if not Path(root).is_dir():
-        raise ValueError(f"{where}: root is not a folder: {root}")
+        raise UserError(f"{where}: root is not a folder: {root}")
     labels = table.get("labels_csv")
     if labels is not None:
         labels = _path(labels, "labels_csv", base, where, must_exist=True)
     per_class = table.get("per_class")
     if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, int)
                                   or per_class < 1):
-        raise ValueError(f"{where}: per_class must be a positive integer, got {per_class!r}")
+        raise UserError(f"{where}: per_class must be a positive integer, got {per_class!r}")
     return DataDef(name=key, root=root, labels_csv=labels, per_class=per_class)
 
 
@@ -268,24 +271,27 @@ def dataset_of(model: str, defs: Definitions | None = None) -> str:
     """The dataset a model is audited on: its ``[data.*]`` table when the suite declares it,
     else its training data, or photos for torchvision. Raises for a model no suite can name."""
     if not isinstance(model, str):
-        raise ValueError(f"model must be a string, got {model!r}")
+        raise UserError(f"model must be a string, got {model!r}")
     if defs is not None and model in defs.models:
         definition = defs.models[model]
         if definition.data is not None:
             return definition.data
         if definition.source.startswith("tv:") or definition.source in zoo.list_models():
             return dataset_of(definition.source)
-        raise ValueError(f"model {model!r} needs images: give it data = \"NAME\" and a "
+        raise UserError(f"model {model!r} needs images: give it data = \"NAME\" and a "
                          "[data.NAME] table (an image folder)")
     if model not in zoo.list_models() and is_user_spec(model):
-        raise ValueError(f"model {model!r} is your own: declare it in a [models.NAME] table "
+        raise UserError(f"model {model!r} is your own: declare it in a [models.NAME] table "
                          "(source, data, ...) and name NAME in the task")
     if model.startswith("tv:"):
         import torchvision.models as tvm
 
         arch = model[3:]
         if arch not in tvm.list_models(module=tvm):
-            raise KeyError(f"unknown torchvision classifier {arch!r} (model {model!r})")
+            close = difflib.get_close_matches(arch, tvm.list_models(module=tvm), n=1)
+            hint = f" (did you mean 'tv:{close[0]}'?)" if close else ""
+            raise UnknownNameError(f"unknown torchvision classifier {arch!r} (model {model!r})"
+                                   f"{hint}; torchvision.models.list_models() names them")
         return "photos"
     return zoo.model_spec(model).dataset
 
@@ -304,7 +310,7 @@ def toml_value(value: object) -> str:
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"TOML suites hold finite numbers only, got {value}")
+            raise UserError(f"TOML suites hold finite numbers only, got {value}")
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"

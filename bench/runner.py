@@ -28,7 +28,7 @@ from bench.lock import hold
 from bench.preflight import preflight
 from bench.schema import run_args
 from bench.spec import Job
-from bench.store import Store, db_path, load_meta
+from bench.store import Store
 from bench.suite import Suite
 from zoo.errors import Interrupted
 
@@ -60,14 +60,14 @@ def run_suite(
                           _signum(err)) from None
     # the lock before the store is read or written: a second process is refused untouched
     with hold(run_dir):
-        earlier = (load_meta(run_dir).get("wall_seconds", 0.0) if db_path(run_dir).is_file()
-                   else 0.0)
         provenance = {
             "device": str(ctx.device),
             "torch_version": torch.__version__,
             "git_commit": env.git_commit(),
         }
+        # the writer completes a store a kill left half made (empty, or some tables missing)
         with Store(run_dir) as store:
+            earlier = float(store.meta("wall_seconds", 0.0))  # type: ignore[arg-type]
             try:
                 _run_jobs(suite, ctx, store, summary, audited, provenance, progress)
             except (KeyboardInterrupt, Interrupted) as err:
@@ -87,6 +87,7 @@ def _run_jobs(
     store.set_meta({
         "suite": suite.name,
         "description": suite.description,
+        "seed": suite.seed,
         "suite_path": str(suite.path),
         "suite_source": suite.source,
         "job_ids": [job.id for job in suite.jobs],

@@ -138,6 +138,11 @@ class Store:
         rows = self.conn.execute("SELECT job_id FROM jobs WHERE status = 'done'")
         return {r[0] for r in rows}
 
+    def meta(self, key: str, default: object = None) -> object:
+        """One value of the run's meta, ``default`` when it has none."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
     def set_meta(self, values: Mapping[str, object]) -> None:
         with self.transaction() as conn:
             conn.executemany(

@@ -97,7 +97,11 @@ def suite_path(name_or_path: str | Path) -> Path:
 def load_suite(name_or_path: str | Path) -> Suite:
     """Read, check and expand a suite. Raises ``SuiteError`` before any work is done."""
     path = suite_path(name_or_path)
-    source = path.read_text(encoding="utf-8")
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise SuiteError(f"cannot read suite {path}: {reason}") from None
     try:
         raw = tomllib.loads(source)
     except tomllib.TOMLDecodeError as err:

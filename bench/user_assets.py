@@ -45,16 +45,17 @@ def has_own_names(model: zoo.Classifier) -> bool:
 
 
 def read_folder(definition: DataDef, shape: tuple[int, int, int], *,
-                seed: int) -> zoo.ImageFolderData:
+                seed: int, num_classes: int | None = None) -> zoo.ImageFolderData:
     """The folder at the model's input shape (``zoo.load_image_folder`` refuses one with no
-    readable image)."""
+    readable image, and a labels CSV's integer label outside ``num_classes``, by line)."""
     channels, height, width = shape
     size = height if height == width else (height, width)
     if definition.per_class is None:
         _check_fits(definition, shape)
     folder = zoo.load_image_folder(definition.root, size=size, channels=channels,
                                    per_class=definition.per_class, seed=seed,
-                                   labels_csv=definition.labels_csv)
+                                   labels_csv=definition.labels_csv,
+                                   num_classes=num_classes)
     return folder  # an empty folder has already raised, naming the files it skipped
 
 

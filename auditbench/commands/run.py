@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from auditbench.commands.paths import run_dir
@@ -212,36 +211,12 @@ def _audit_slug(args: argparse.Namespace) -> str:
 
 def _audit_suite(args: argparse.Namespace, out: Path) -> Suite:
     """``--model`` and its flags -> the audit suite, written into the run directory."""
-    from bench import definitions
     from bench.audit import AuditRequest, write_audit_suite
     from bench.suite import load_suite
 
     request = AuditRequest(**{"model": args.model, **{k: getattr(args, k)
                                                         for k in OWN_MODEL_FLAGS}})
-    try:
-        path = write_audit_suite(request, out, _command_line(args))
-    except (ValueError, KeyError) as err:
-        if isinstance(err, UsageError) or not _raised_in(err, definitions):
-            raise
-        # bench.definitions checks the flags' values with plain ValueError/KeyError: every
-        # one it raises itself is the user's (an error from deeper down is not, and stays a
-        # bug)
-        raise UsageError(f"auditbench run: {_message(err)}") from None
-    return load_suite(path)
-
-
-def _raised_in(err: BaseException, module: ModuleType) -> bool:
-    """Whether ``err`` was raised by a ``raise`` statement of ``module`` itself."""
-    tb = err.__traceback__
-    if tb is None:
-        return False
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    return Path(tb.tb_frame.f_code.co_filename).resolve() == Path(str(module.__file__)).resolve()
-
-
-def _message(err: BaseException) -> str:
-    return str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return load_suite(write_audit_suite(request, out, _command_line(args)))
 
 
 def _command_line(args: argparse.Namespace) -> str:

@@ -16,7 +16,7 @@ from bench.context import RunContext
 from bench.kind import KINDS, register_kind
 from bench.runner import run_suite
 from bench.spec import Job, JobOutput
-from bench.store import Store, load, load_artifact, load_jobs
+from bench.store import Store, load, load_artifact, load_jobs, load_meta
 from bench.suite import parse_suite
 
 PROVENANCE = {"device": "cpu", "torch_version": "x", "git_commit": "abc",
@@ -190,3 +190,16 @@ def test_an_empty_store_file_is_completed_by_the_writer(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         store.set_meta({"suite": "x"})
     assert check_store(tmp_path) == tmp_path / "results.sqlite"
+
+
+def test_a_run_completes_a_store_a_kill_left_half_made(tmp_path: Path) -> None:
+    # a SIGKILL while the store was being created leaves a 0-byte file: resuming completes
+    # it (the reader alone would refuse it as not a store), and the meta records the seed
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.sqlite").write_bytes(b"")
+    suite = parse_suite({"name": "t", "seed": 3, "task": [{"kind": "toy", "eps": 0.5}]},
+                        path=tmp_path / "t.toml")
+    summary = run_suite(suite, run, device="cpu", progress=False)
+    assert len(summary.done) == 1 and not summary.failed
+    assert load_meta(run)["seed"] == 3 and load_meta(run)["wall_seconds"] > 0
