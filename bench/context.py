@@ -130,7 +130,7 @@ class RunContext:
         except FileNotFoundError as err:
             if not name.startswith("tv:") or weights is not None:
                 raise
-            log.warning("%s; running %s with random weights", err, name)
+            log.warning("%s; running %s with random weights", str(err).rstrip("."), name)
             self.missing_weights.add(name)  # said once per run, not once per job
             return self.model(name, "random")
 
