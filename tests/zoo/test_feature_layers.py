@@ -40,7 +40,7 @@ def test_load_photo_is_a_square_crop_in_unit_range() -> None:
     assert photo.shape == (3, 40, 40) and photo.dtype == torch.float32
     assert float(photo.min()) >= 0.0 and float(photo.max()) <= 1.0
     assert torch.equal(zoo.load_photo("chelsea", 24), zoo.load_dataset("photos", size=24)[0][0])
-    with pytest.raises(KeyError, match="bundled"):
+    with pytest.raises(KeyError, match="unknown photo .mona_lisa."):
         zoo.load_photo("mona_lisa")
     with pytest.raises(ValueError, match="size"):
         zoo.load_photo("chelsea", 0)
