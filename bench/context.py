@@ -19,7 +19,6 @@ from bench.definitions import Definitions
 from bench.user_assets import fit_labels, folder_info, load_defined_model, read_folder
 from zoo.checkpoint import file_sha256
 from zoo.errors import UserError
-from zoo.models import TV_PREFIX, random_init
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,17 +44,6 @@ def state_sha256(module: torch.nn.Module) -> str:
         digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def _seeded_random_net(source: str, seed: int) -> torch.nn.Module:
-    """The network of ``source`` (``tv:<arch>`` or a shipped model) initialised from ``seed``;
-    the caller's RNG state is left as it was."""
-    with random_init(seed):
-        if source.startswith(TV_PREFIX):
-            import torchvision.models as tvm
-
-            return tvm.get_model(source[len(TV_PREFIX):], weights=None)
-        return zoo.model_spec(source).build()
 
 
 def resolve_device(device: str) -> torch.device:
@@ -98,18 +86,14 @@ class RunContext:
         key = (name, weights)
         if key not in self._models:
             definition = self.definitions.models.get(name)
-            # loading draws nothing from the caller's RNG (zoo builds a torchvision network
-            # before it finds its weights file missing)
+            # random weights come from the suite's seed and the model's name, the same in
+            # every process; loading draws nothing from the caller's RNG
+            seed = weights_seed(self.seed, name)
             with torch.random.fork_rng(devices=[]):
                 if definition is not None:
-                    model, source = load_defined_model(definition), definition.source
+                    model = load_defined_model(definition, seed=seed)
                 else:
-                    model, source = zoo.load_model(name, weights=weights), name
-            if model.random_weights:
-                # zoo draws every random-weight model from one fixed seed; a run draws its own
-                # from the suite's seed and the model's name, the same in every process
-                net = _seeded_random_net(source, weights_seed(self.seed, name))
-                model.net.load_state_dict(net.state_dict())
+                    model = zoo.load_model(name, weights=weights, seed=seed)
             model = model.to(self.device).eval()
             for p in model.parameters():
                 # jobs need input gradients only; parameter grads would just cost time

@@ -20,8 +20,9 @@ MAX_FOLDER_BYTES = 4 * 2**30  # a whole folder larger than this needs a per-clas
 NOT_SAMPLED = "not sampled"  # zoo.load_image_folder's reason for files the sample left out
 
 
-def load_defined_model(definition: ModelDef) -> zoo.Classifier:
-    """The model a ``[models.NAME]`` table declares, named ``NAME``, its source kept."""
+def load_defined_model(definition: ModelDef, *, seed: int = 0) -> zoo.Classifier:
+    """The model a ``[models.NAME]`` table declares, named ``NAME``, its source kept;
+    ``seed``: where its weights are random, the seed they are drawn from."""
     names = (list(zoo.load_class_names(definition.class_names))
              if definition.class_names else None)
     user = {"mean": definition.mean, "std": definition.std,
@@ -34,7 +35,7 @@ def load_defined_model(definition: ModelDef) -> zoo.Classifier:
             raise UserError(f"[models.{definition.name}]: {given[0]} is for your own models; "
                              f"{source!r} brings its own")
         user = {}
-    model = zoo.load_model(source, definition.weights, **user)
+    model = zoo.load_model(source, definition.weights, seed=seed, **user)
     model.source = source
     model.name = definition.name
     return model

@@ -118,6 +118,7 @@ def load_model(
     input_size: int | Sequence[int] | None = None,
     class_names: Sequence[str] | None = None,
     output: Output = None,
+    seed: int = 0,
 ) -> Classifier:
     """A model in eval mode mapping ``[0, 1]`` pixels to logits.
 
@@ -127,7 +128,8 @@ def load_model(
     ``output``: where the logits are when the network returns more than a tensor: an index
     into a tuple (``0`` for ``(logits, features)``), a dict key or an attribute (``"logits"``).
     ``weights``: ``None`` for the shipped (or cached) weights, a path to a state-dict file, or
-    ``"random"`` for an untrained model, labelled as such.
+    ``"random"`` for an untrained model, labelled as such, its weights drawn from ``seed``
+    (the same network in every process; the caller's RNG is left as it was).
     """
     if not isinstance(name, str):
         raise UnknownNameError(f"model name must be a string, got {name!r}")
@@ -142,9 +144,9 @@ def load_model(
             "its own"
         )
     if name.startswith(TV_PREFIX):
-        return _load_torchvision(name[len(TV_PREFIX):], weights).eval()
+        return _load_torchvision(name[len(TV_PREFIX):], weights, seed).eval()
     if weights == RANDOM:
-        with random_init():
+        with random_init(seed):
             model = build_model(name)
         model.random_weights = True
         return model.eval()
@@ -185,24 +187,25 @@ def _check_torchvision(arch: str) -> None:
         )
 
 
-def _load_torchvision(arch: str, weights: str | Path | None) -> Classifier:
+def _load_torchvision(arch: str, weights: str | Path | None, seed: int) -> Classifier:
     import torchvision.models as tvm
 
     _check_torchvision(arch)
     random = weights == RANDOM
-    with random_init() if random else contextlib.nullcontext():
-        net = tvm.get_model(arch, weights=None)
     default = tvm.get_model_weights(arch).DEFAULT
     categories = list(default.meta.get("categories") or [])
+    path = None if random else (Path(weights) if weights is not None
+                                else _hub_cache_file(default.url))
+    if path is not None and not path.is_file():  # before the network is built: no draw, no wait
+        raise MissingWeightsError(
+            f"no ImageNet weights for tv:{arch}: expected the file {path} (the torch hub "
+            f"cache, where torchvision saves {default.url.rsplit('/', 1)[-1]}). Put the "
+            f"file there, pass weights=PATH, or pass weights='random' for an untrained model."
+        )
+    with random_init(seed) if random else contextlib.nullcontext():
+        net = tvm.get_model(arch, weights=None)
     source = ""
-    if not random:
-        path = Path(weights) if weights is not None else _hub_cache_file(default.url)
-        if not path.is_file():
-            raise MissingWeightsError(
-                f"no ImageNet weights for tv:{arch}: expected the file {path} (the torch hub "
-                f"cache, where torchvision saves {default.url.rsplit('/', 1)[-1]}). Put the "
-                f"file there, pass weights=PATH, or pass weights='random' for an untrained model."
-            )
+    if path is not None:
         load_weights(net, read_state_dict(path), str(path))
         source = str(path)
     size = int(default.transforms().crop_size[0])

@@ -152,3 +152,20 @@ def test_random_weights_are_the_same_network_every_time_and_leave_the_global_rng
     torch.random.set_rng_state(state)
     zoo.load_model("mnist_cnn", weights="random")
     assert torch.equal(torch.random.get_rng_state(), state)  # restored, not reseeded
+
+
+def test_random_weights_come_from_the_seed_and_leave_the_callers_rng_alone() -> None:
+    load_model = zoo.load_model
+    state = torch.random.get_rng_state()
+    a = load_model("tv:squeezenet1_1", "random", seed=7).state_dict()
+    b = load_model("tv:squeezenet1_1", "random", seed=7).state_dict()
+    c = load_model("tv:squeezenet1_1", "random", seed=8).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+    shipped = load_model("mnist_cnn", "random", seed=7).state_dict()
+    assert not all(torch.equal(v, load_model("mnist_cnn", "random").state_dict()[k])
+                   for k, v in shipped.items())
+    # a missing ImageNet file is found before the network is built: nothing drawn either
+    with pytest.raises(FileNotFoundError, match="no ImageNet weights"):
+        load_model("tv:squeezenet1_1", "/nonexistent/squeezenet.pth")
+    assert torch.equal(torch.random.get_rng_state(), state)
