@@ -119,6 +119,7 @@ def print_comparison(table: pd.DataFrame) -> None:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
+    from bench.lock import hold
     from bench.store import StoreError, write_perf
     from bench.suite import SuiteError, load_suite
     from bench.timing import FILENAME, add_ratios, compare, load_benchmarks
@@ -159,18 +160,20 @@ def cmd_perf(args: argparse.Namespace) -> int:
         # checked (and made) before the benchmarks run: a file or an unwritable place is
         # refused at once, not after minutes of timing
         make_dir(out, "--out", "auditbench perf")
-        status = run_benchmarks(perf_command(args, json_path), repo_root())
-        if not json_path.is_file():
-            print(f"auditbench perf: the benchmarks wrote no {json_path} "
-                  f"(pytest exit status {status})", file=sys.stderr)
-            return status or 1
-        df = add_ratios(load_benchmarks(json_path))
-        if df.empty:
-            print(f"auditbench perf: no benchmark ran (pytest exit status {status})",
-                  file=sys.stderr)
-            return status or 1
-        print(f"timings of {len(df)} benchmarks stored in {write_perf(out, df)}")
-        print(f"report: {build_report(out)}")
+        # the run directory's lock, as a suite run takes it: one writer at a time
+        with hold(out):
+            status = run_benchmarks(perf_command(args, json_path), repo_root())
+            if not json_path.is_file():
+                print(f"auditbench perf: the benchmarks wrote no {json_path} "
+                      f"(pytest exit status {status})", file=sys.stderr)
+                return status or 1
+            df = add_ratios(load_benchmarks(json_path))
+            if df.empty:
+                print(f"auditbench perf: no benchmark ran (pytest exit status {status})",
+                      file=sys.stderr)
+                return status or 1
+            print(f"timings of {len(df)} benchmarks stored in {write_perf(out, df)}")
+            print(f"report: {build_report(out)}")
         print_perf_table(df)
     if old is not None:
         new = _perf_frame(out)

@@ -398,3 +398,21 @@ def test_a_real_process_refuses_in_one_line(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "holds pickled objects (posix.system)" in lines[0], done.stderr
     assert listing(tmp_path) == before
+
+
+def test_perf_refuses_a_run_directory_another_run_holds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # perf writes the run's store like a suite run does: it takes the same lock, and a
+    # directory another run holds is refused before any benchmark runs
+    import auditbench.commands.perf as perf
+    from bench.lock import hold
+
+    ran: list[object] = []
+    monkeypatch.setattr(perf, "run_benchmarks", lambda *a: ran.append(a) or 0)
+    out = tmp_path / "run"
+    with hold(out):
+        assert main(["perf", "--quick", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "in use by process" in err and str(os.getpid()) in err and "\n" not in err
+    assert not ran
