@@ -137,12 +137,8 @@ def cmd_perf(args: argparse.Namespace) -> int:
         try:
             if not load_suite(args.suite).definitions.models:
                 raise UsageError(f"auditbench perf: {args.suite} declares no [models.NAME]")
-        except SuiteError as err:
+        except SuiteError as err:  # also a suite file that cannot be read
             raise UsageError(f"auditbench perf: {err}") from None
-        except (OSError, UnicodeDecodeError) as err:  # the user's suite path, unreadable
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-            raise UsageError(f"auditbench perf: --suite {args.suite}: cannot read it: "
-                             f"{reason}") from None
     out = args.out.resolve()
     json_path = out / FILENAME
     old = None

@@ -104,7 +104,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             if spec is not None:  # an unknown name, with the closest, before any file
                 check_model_name(spec)
     if args.model is None:
-        suite = _shipped_or_file_suite(args.suite or "default")
+        from bench.suite import load_suite
+
+        # a suite file that cannot be read is a SuiteError too, naming it
+        suite = load_suite(args.suite or "default")
         if args.name is not None:
             suite = replace(suite, name=args.name)
         out = args.out or Path("runs") / suite.slug
@@ -188,18 +191,6 @@ def _on_users_path(filename: object, args: argparse.Namespace, out: Path) -> boo
     path = Path(filename).resolve()
     return any(path == root or root in path.parents
                for root in (Path(g).resolve() for g in given if g))
-
-
-def _shipped_or_file_suite(name: str) -> Suite:
-    """``load_suite``, with a suite file that cannot be read (a directory, no permission,
-    not UTF-8) refused as the user's mistake."""
-    from bench.suite import load_suite
-
-    try:
-        return load_suite(name)
-    except (OSError, UnicodeDecodeError) as err:  # reading the user's own path
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise UsageError(f"auditbench run: --suite {name}: cannot read it: {reason}") from None
 
 
 def _audit_slug(args: argparse.Namespace) -> str:

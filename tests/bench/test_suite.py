@@ -201,3 +201,13 @@ def test_random_weights_tie_their_jobs_to_the_suite_seed(tmp_path: Path) -> None
     zero = parse_suite({"name": "s", "task": [{**common, "model": "tv:resnet18"}]},
                        path=tmp_path / "s.toml").jobs[0]
     assert "definition" not in zero.params
+
+
+def test_a_suite_file_that_cannot_be_read_is_a_suite_error(tmp_path: Path) -> None:
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"name = \"\xff\xfe\"\n")
+    for path in (folder, binary):
+        with pytest.raises(SuiteError, match=f"(cannot read suite|not found).*{path.name}"):
+            load_suite(path)
